@@ -1,0 +1,399 @@
+/*
+** Node storage: chunks of 255 nodes and an arena for argument arrays, both
+** owned by the graph and freed with it; and the names of nodes.
+**
+** Each thread keeps the chunk and the arena block it is carving for the graph
+** it built on last (a thread-local cache keyed by the graph's serial number,
+** so a freed graph whose address is reused is never mistaken for it). Only
+** taking a new chunk or block takes the graph lock. When a thread moves to
+** another graph it hands the rest of its range back to the old graph as a
+** spare, so alternating between graphs wastes nothing.
+**
+** Names. dusk_delayed() names a node after its function; rather than a
+** pointer in every node, the graph maps each function to its name once (a
+** uthash table), and only a node whose name differs from its function's
+** carries one of its own, in a second table.
+*/
+#include "graph/graph.h"
+#include "src/alloc.h"
+
+#include <stdio.h>
+#include <sys/mman.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/uthash_dusk.h"
+
+enum { ARENA_BLOCK = 64 * 1024, SMALL_CHUNKS = 4 };
+
+typedef struct dusk__fname {
+  dusk_fn fn;
+  const char *name;
+  UT_hash_handle hh;
+} fname;
+
+typedef struct dusk__nname {
+  const dusk_node *node;
+  char *name;
+  UT_hash_handle hh;
+} nname;
+
+static atomic_ullong next_serial = 1;
+
+typedef struct builder {
+  uint64_t serial; /* of the graph this range belongs to; 0: none */
+  dusk_node *cur, *end;
+  char *arena, *arena_end;
+  dusk_fn last_fn; /* the last function named, and its name */
+  const char *last_name;
+} builder;
+
+/*
+** A thread builds on up to CACHED graphs without losing its ranges; moving
+** to one more drops the least recently adopted range (at most one chunk and
+** one arena block stay unused in that graph). A range is never handed back,
+** since its graph may have been freed meanwhile.
+*/
+enum { CACHED = 4 };
+static _Thread_local builder cache[CACHED];
+static _Thread_local unsigned evict;
+#define tls (cache[0])
+
+int dusk__graph_init(dusk_graph *g) {
+  memset(g, 0, sizeof *g);
+  if (pthread_mutex_init(&g->lock, NULL) != 0)
+    return -1;
+  g->serial = atomic_fetch_add(&next_serial, 1);
+  return 0;
+}
+
+/* ------------------------------------------------------------- storage */
+
+/* Make cache[0] the range of g: find it among the cached, or start one. */
+static void adopt(dusk_graph *g) {
+  builder b = {0};
+  int i = 1;
+  while (i < CACHED && cache[i].serial != g->serial)
+    i++;
+  if (i < CACHED) {
+    b = cache[i];
+  } else {
+    i = 1 + (int)(evict++ % (CACHED - 1));
+    b.serial = g->serial;
+    pthread_mutex_lock(&g->lock);
+    b.cur = g->spare_cur;
+    b.end = g->spare_end;
+    b.arena = g->spare_arena;
+    b.arena_end = g->spare_arena_end;
+    g->spare_cur = g->spare_end = NULL;
+    g->spare_arena = g->spare_arena_end = NULL;
+    pthread_mutex_unlock(&g->lock);
+  }
+  cache[i] = cache[0];
+  cache[0] = b;
+}
+
+/*
+** With g->lock held: a chunk for g. The first few are allocated one by one,
+** so that a small graph stays small; after that they are carved from 2 MiB
+** slabs (one page fault each where huge pages are on), which are kept for
+** reuse when the graph is freed.
+*/
+static dusk__chunk *chunk_alloc(dusk_graph *g) {
+  if (g->nsmall < SMALL_CHUNKS) {
+    dusk__chunk *c = dusk__aligned(DUSK__CHUNK_SIZE, DUSK__CHUNK_SIZE);
+    if (c) {
+      g->nsmall++;
+      c->in_slab = 0;
+    }
+    return c;
+  }
+  if (g->slab_cur == g->slab_end) {
+    char *slab = dusk__slab_get();
+    if (!slab)
+      return NULL;
+    g->slab_cur = slab;
+    g->slab_end = slab + DUSK__SLAB_SIZE;
+  }
+  dusk__chunk *c = (dusk__chunk *)g->slab_cur;
+  g->slab_cur += DUSK__CHUNK_SIZE;
+  c->in_slab = 1;
+  return c;
+}
+
+static int new_chunk(dusk_graph *g) {
+  pthread_mutex_lock(&g->lock);
+  dusk__chunk *c = chunk_alloc(g);
+  if (!c) {
+    pthread_mutex_unlock(&g->lock);
+    return -1;
+  }
+  c->graph = g;
+  c->used = 0;
+  c->first_id = g->next_id;
+  g->next_id += DUSK__CHUNK_NODES;
+  c->next = g->chunks;
+  g->chunks = c;
+  pthread_mutex_unlock(&g->lock);
+  tls.cur = (dusk_node *)(c + 1);
+  tls.end = tls.cur + DUSK__CHUNK_NODES;
+  return 0;
+}
+
+static void *arena_alloc(dusk_graph *g, size_t n) {
+  n = (n + 15) & ~(size_t)15;
+  if ((size_t)(tls.arena_end - tls.arena) >= n) {
+    void *p = tls.arena;
+    tls.arena += n;
+    return p;
+  }
+  size_t size = n > ARENA_BLOCK / 4 ? n + sizeof(dusk__block) : ARENA_BLOCK;
+  dusk__block *b = dusk__malloc_big(size);
+  if (!b)
+    return NULL;
+  b->size = size;
+  pthread_mutex_lock(&g->lock);
+  b->next = g->blocks;
+  g->blocks = b;
+  pthread_mutex_unlock(&g->lock);
+  char *start = (char *)b + ((sizeof *b + 15) & ~(size_t)15);
+  if (size == ARENA_BLOCK) { /* a shared block: the rest serves later calls */
+    tls.arena = start + n;
+    tls.arena_end = (char *)b + size;
+  }
+  return start;
+}
+
+dusk_node *dusk__node_new(dusk_graph *g, dusk_fn fn, void *udata, int nargs,
+                          dusk_node *const *args) {
+  if (tls.serial != g->serial)
+    adopt(g);
+  dusk_node **argv = NULL;
+  if (nargs > 1) {
+    argv = arena_alloc(g, (size_t)nargs * sizeof *argv);
+    if (!argv)
+      return NULL;
+    memcpy(argv, args, (size_t)nargs * sizeof *argv);
+  }
+  if (tls.cur == tls.end && new_chunk(g) != 0)
+    return NULL; /* the argument array stays in the arena, unused */
+  dusk_node *n = tls.cur++;
+  dusk__chunk_of(n)->used++;
+  memset(n, 0, sizeof *n);
+  n->fn = fn;
+  n->udata = udata;
+  n->nargs = nargs;
+  if (nargs == 1)
+    n->arg1 = args[0];
+  else
+    n->argv = argv;
+  return n;
+}
+
+size_t dusk__graph_count(dusk_graph *g) {
+  size_t count = 0;
+  pthread_mutex_lock(&g->lock);
+  for (dusk__chunk *c = g->chunks; c; c = c->next)
+    count += c->used;
+  pthread_mutex_unlock(&g->lock);
+  return count;
+}
+
+uint64_t dusk__node_id(const dusk_node *n) {
+  const dusk__chunk *c = dusk__chunk_of(n);
+  return c->first_id + (uint64_t)(n - (const dusk_node *)(c + 1));
+}
+
+/* -------------------------------------------------------------- values */
+
+int dusk__node_set_value(dusk_node *n, dusk_value v) {
+  n->kind = (uint8_t)v.kind;
+  if (v.kind == DUSK_PTR && (v.size || v.free)) {
+    dusk__box *b = dusk__malloc(sizeof *b);
+    if (!b)
+      return -1;
+    *b = (dusk__box){v.ptr, v.size, v.free};
+    n->val.ptr = b;
+    atomic_fetch_or_explicit(&n->flags, DUSK__BOXED, memory_order_relaxed);
+  } else {
+    n->val.i64 = v.kind == DUSK_NONE ? 0 : v.i64;
+  }
+  return 0;
+}
+
+void dusk__node_clear_value(dusk_node *n) {
+  if (atomic_load_explicit(&n->flags, memory_order_relaxed) & DUSK__BOXED) {
+    dusk__box *b = n->val.ptr;
+    if (b->free && b->ptr)
+      b->free(b->ptr);
+    dusk__free(b);
+    atomic_fetch_and_explicit(&n->flags, (uint16_t)~DUSK__BOXED,
+                              memory_order_relaxed);
+  }
+  n->kind = DUSK_NONE;
+  n->val.i64 = 0;
+}
+
+/* --------------------------------------------------------------- names */
+
+int dusk__graph_name_call(dusk_graph *g, dusk_node *n, const char *name) {
+  if (tls.last_fn == n->fn && tls.last_name == name && tls.serial == g->serial)
+    return 0;
+  pthread_mutex_lock(&g->lock);
+  fname *f = NULL;
+  dusk_fn fn = n->fn;
+  HASH_FIND(hh, g->fnames, &fn, sizeof fn, f);
+  if (!f) {
+    f = dusk__malloc(sizeof *f);
+    if (f) {
+      f->fn = fn;
+      f->name = name;
+      dusk__hash_oom = 0;
+      HASH_ADD(hh, g->fnames, fn, sizeof fn, f);
+      if (dusk__hash_oom) { /* uthash could not grow and left f out */
+        dusk__free(f);
+        f = NULL;
+      }
+    }
+  }
+  pthread_mutex_unlock(&g->lock);
+  if (!f)
+    return -1;
+  if (f->name != name && strcmp(f->name, name) != 0)
+    return dusk__graph_set_name(g, n, name);
+  tls.last_fn = fn;
+  tls.last_name = name;
+  return 0;
+}
+
+int dusk__graph_set_name(dusk_graph *g, dusk_node *n, const char *name) {
+  char *copy = dusk__strdup(name);
+  if (!copy)
+    return -1;
+  pthread_mutex_lock(&g->lock);
+  nname *e = NULL;
+  HASH_FIND_PTR(g->nnames, &n, e);
+  if (e) {
+    dusk__free(e->name);
+    e->name = copy;
+  } else if ((e = dusk__malloc(sizeof *e))) {
+    e->node = n;
+    e->name = copy;
+    dusk__hash_oom = 0;
+    HASH_ADD_PTR(g->nnames, node, e);
+    if (dusk__hash_oom) {
+      dusk__free(e);
+      e = NULL;
+      dusk__free(copy);
+    } else {
+      atomic_fetch_or(&n->flags, DUSK__NAMED);
+    }
+  } else {
+    dusk__free(copy);
+  }
+  pthread_mutex_unlock(&g->lock);
+  return e ? 0 : -1;
+}
+
+const char *dusk__graph_name(dusk_graph *g, const dusk_node *n) {
+  uint16_t flags = atomic_load_explicit(&n->flags, memory_order_relaxed);
+  if (flags & DUSK__LITERAL)
+    if (!(flags & DUSK__NAMED))
+      return "literal";
+  const char *name = NULL;
+  pthread_mutex_lock(&g->lock);
+  if (flags & DUSK__NAMED) {
+    nname *e = NULL;
+    HASH_FIND_PTR(g->nnames, &n, e);
+    name = e ? e->name : NULL;
+  }
+  if (!name && (flags & DUSK__ANON))
+    name = "call";
+  if (!name) {
+    fname *f = NULL;
+    dusk_fn fn = n->fn;
+    HASH_FIND(hh, g->fnames, &fn, sizeof fn, f);
+    name = f ? f->name : "call";
+  }
+  pthread_mutex_unlock(&g->lock);
+  return name;
+}
+
+/* ------------------------------------------------------------- freeing */
+
+void dusk__graph_destroy(dusk_graph *g) {
+  for (dusk__chunk *c = g->chunks; c; c = c->next) {
+    dusk_node *nodes = (dusk_node *)(c + 1);
+    for (uint32_t i = 0; i < c->used; i++) /* nodes [0, used) were built */
+      if (atomic_load_explicit(&nodes[i].state, memory_order_relaxed) ==
+          DUSK__DONE)
+        dusk__node_clear_value(&nodes[i]);
+  }
+  /* Chunks are listed newest first and a slab is carved front to back, so
+     a slab's first chunk comes after all its others: give it back then. */
+  for (dusk__chunk *c = g->chunks, *next; c; c = next) {
+    next = c->next;
+    if (!c->in_slab)
+      dusk__free(c);
+    else if (((uintptr_t)c & (DUSK__SLAB_SIZE - 1)) == 0)
+      dusk__slab_put(c);
+  }
+  for (dusk__block *b = g->blocks, *next; b; b = next) {
+    next = b->next;
+    dusk__free(b);
+  }
+  fname *f, *ftmp;
+  HASH_ITER(hh, g->fnames, f, ftmp) {
+    HASH_DEL(g->fnames, f);
+    dusk__free(f);
+  }
+  nname *e, *etmp;
+  HASH_ITER(hh, g->nnames, e, etmp) {
+    HASH_DEL(g->nnames, e);
+    dusk__free(e->name);
+    dusk__free(e);
+  }
+  for (int i = 0; i < CACHED; i++)
+    if (cache[i].serial == g->serial)
+      memset(&cache[i], 0, sizeof cache[i]);
+  pthread_mutex_destroy(&g->lock);
+}
+
+/* ---------------------------------------------------------------- slabs */
+
+/*
+** A process-wide cache of free slabs. Returning the memory of a large graph
+** to the system only to fault it in again for the next one costs more than
+** the work itself (about 4 us a page here), so up to CACHED_SLABS slabs are
+** kept for the next graph of any thread.
+*/
+enum { CACHED_SLABS = 64 };
+static pthread_mutex_t slab_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *free_slabs[CACHED_SLABS];
+static int nfree_slabs;
+
+void *dusk__slab_get(void) {
+  void *s = NULL;
+  pthread_mutex_lock(&slab_lock);
+  if (nfree_slabs > 0)
+    s = free_slabs[--nfree_slabs];
+  pthread_mutex_unlock(&slab_lock);
+  if (s)
+    return s;
+  s = dusk__aligned(DUSK__SLAB_SIZE, DUSK__SLAB_SIZE);
+#ifdef MADV_HUGEPAGE
+  if (s)
+    madvise(s, DUSK__SLAB_SIZE, MADV_HUGEPAGE);
+#endif
+  return s;
+}
+
+void dusk__slab_put(void *s) {
+  pthread_mutex_lock(&slab_lock);
+  if (nfree_slabs < CACHED_SLABS) {
+    free_slabs[nfree_slabs++] = s;
+    s = NULL;
+  }
+  pthread_mutex_unlock(&slab_lock);
+  dusk__free(s);
+}

@@ -1,0 +1,183 @@
+/*
+** What graph/ offers the rest of dusk: node storage owned by a graph, the
+** argument edges recorded when a call is built, and names.
+**
+** A node is 64 bytes, one cache line. Nodes live in 16 KiB chunks aligned to
+** their size, so the chunk, and with it the graph and the node's number, is
+** found from the node's address by masking: no back pointers. Argument arrays
+** live in a per-graph arena; a call with one argument keeps it inline.
+** Building is lock-free in the common case: each thread carves nodes from a
+** chunk it took for itself (a thread-local cache), and takes the graph lock
+** only for a new chunk.
+**
+** The dependents of a node (who consumes it) are not recorded here: a compute
+** derives them for the part of the graph it needs (see src/compute.c), so
+** building stays cheap and several threads can build at once without locks.
+*/
+#ifndef DUSK_GRAPH_GRAPH_H
+#define DUSK_GRAPH_GRAPH_H
+
+#include "dusk.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The life of a node (node.state). */
+enum {
+  DUSK__IDLE,    /* no result, not claimed by a compute                  */
+  DUSK__CLAIMED, /* claimed by a compute: waiting for its arguments      */
+  DUSK__RUNNING, /* its task runs                                         */
+  DUSK__DONE,    /* has a result (literals are always DONE)              */
+  DUSK__FAILED,  /* failed or not run; an error record says why          */
+};
+
+/* node.flags */
+enum {
+  DUSK__LITERAL = 1u << 0, /* a literal: fn is NULL, value owned by the graph */
+  DUSK__BOXED = 1u << 1,   /* the value is a dusk__box (ptr with size/free)   */
+  DUSK__KEEP = 1u << 2,    /* a compute asked for it: holds one ref            */
+  DUSK__NAMED = 1u << 3,   /* has a name of its own in the graph's name table  */
+  DUSK__WAITERS = 1u << 4, /* has waiters in the graph's waiter table          */
+  DUSK__ERROR = 1u << 6,   /* has an error record                               */
+  DUSK__ANON = 1u << 7,    /* built by dusk_call(): named "call"                */
+};
+
+/* A pointer value with a size or a free function, kept out of the node. */
+typedef struct dusk__box {
+  void *ptr;
+  size_t size;
+  void (*free)(void *);
+} dusk__box;
+
+struct dusk__run;
+
+struct dusk_node {
+  dusk_fn fn;           /* NULL for a literal                              */
+  void *udata;          /* given to the task                               */
+  union {               /* the arguments: inline when there is one         */
+    dusk_node **argv;
+    dusk_node *arg1;
+  };
+  uintptr_t deps;       /* the dependents in the claiming compute (tagged)  */
+  union {               /* the result (a dusk__box * when BOXED)           */
+    int64_t i64;
+    double f64;
+    void *ptr;
+  } val;
+  struct dusk__run *run; /* the compute that claimed it                     */
+  int32_t nargs;
+  atomic_int pending;    /* arguments not yet done, plus a bias while set up */
+  atomic_int refs;       /* consumers still to read the result, plus a keep */
+  _Atomic uint8_t state;
+  uint8_t kind;          /* dusk_kind of the result                         */
+  _Atomic uint16_t flags;
+};
+
+_Static_assert(sizeof(struct dusk_node) == 64, "a node is one cache line");
+
+#define DUSK__CHUNK_SIZE 16384
+#define DUSK__CHUNK_NODES (DUSK__CHUNK_SIZE / 64 - 1)
+#define DUSK__SLAB_SIZE (2u << 20)
+
+/* 2 MiB, aligned to 2 MiB, from a process-wide cache; NULL when out of memory. */
+void *dusk__slab_get(void);
+void dusk__slab_put(void *slab);
+
+/* The first cache line of a chunk; nodes follow. */
+typedef struct dusk__chunk {
+  dusk_graph *graph;
+  uint64_t first_id;
+  struct dusk__chunk *next;
+  uint32_t used;         /* nodes handed out, for freeing                   */
+  uint32_t in_slab;      /* carved from a slab, not allocated alone        */
+  char pad[64 - 32];
+} dusk__chunk;
+
+_Static_assert(sizeof(dusk__chunk) == 64, "a chunk header is one cache line");
+
+/* A block of the argument arena. */
+typedef struct dusk__block {
+  struct dusk__block *next;
+  size_t size;
+} dusk__block;
+
+struct dusk_graph {
+  pthread_mutex_t lock;   /* guards everything below that is not atomic   */
+  uint64_t serial;        /* unique per graph in this process              */
+  dusk__chunk *chunks;    /* every chunk, newest first                     */
+  dusk__block *blocks;    /* every arena block                             */
+  uint64_t next_id;
+  int nsmall;             /* chunks allocated alone                        */
+  char *slab_cur, *slab_end; /* the slab chunks are carved from           */
+  dusk_node *spare_cur, *spare_end; /* a range a thread gave back          */
+  char *spare_arena, *spare_arena_end;
+  struct dusk__fname *fnames;  /* fn -> name for dusk_call_named (uthash) */
+  struct dusk__nname *nnames;  /* node -> name of its own (uthash)         */
+  struct dusk__err *errors;    /* node -> error record (uthash)             */
+  struct dusk__wlist *waiters; /* node -> list of waiters (uthash)         */
+  dusk_pool *pool;        /* NULL: the default pool                        */
+};
+
+static inline dusk__chunk *dusk__chunk_of(const dusk_node *n) {
+  return (dusk__chunk *)((uintptr_t)n & ~(uintptr_t)(DUSK__CHUNK_SIZE - 1));
+}
+
+static inline dusk_graph *dusk__graph_of(const dusk_node *n) {
+  return dusk__chunk_of(n)->graph;
+}
+
+static inline dusk_node *const *dusk__args(const dusk_node *n) {
+  return n->nargs == 1 ? &n->arg1 : n->argv;
+}
+
+/* 0, or -1 when out of memory. */
+int dusk__graph_init(dusk_graph *g);
+
+/* Free the nodes' results, the storage and the tables (not g itself). */
+void dusk__graph_destroy(dusk_graph *g);
+
+/*
+** A new node with its argument array copied in, zeroed but for fn, udata,
+** nargs and args. NULL when out of memory. Any thread.
+*/
+dusk_node *dusk__node_new(dusk_graph *g, dusk_fn fn, void *udata, int nargs,
+                          dusk_node *const *args);
+
+/* The number of nodes built (a walk over the chunks). */
+size_t dusk__graph_count(dusk_graph *g);
+
+/* The node's number. */
+uint64_t dusk__node_id(const dusk_node *n);
+
+/* Record fn's name (first name wins; a different one is kept per node). */
+int dusk__graph_name_call(dusk_graph *g, dusk_node *n, const char *name);
+
+/* Give n a name of its own (copied); -1 when out of memory. */
+int dusk__graph_set_name(dusk_graph *g, dusk_node *n, const char *name);
+
+/* The node's name; never NULL. */
+const char *dusk__graph_name(dusk_graph *g, const dusk_node *n);
+
+/* The node's value as a dusk_value (borrowed). */
+static inline dusk_value dusk__node_value(const dusk_node *n) {
+  dusk_value v = {.kind = (dusk_kind)n->kind};
+  if (atomic_load_explicit(&n->flags, memory_order_relaxed) & DUSK__BOXED) {
+    const dusk__box *b = (const dusk__box *)n->val.ptr;
+    v.ptr = b->ptr;
+    v.size = b->size;
+    v.free = b->free;
+  } else {
+    v.i64 = n->val.i64;
+  }
+  return v;
+}
+
+/* Store v as n's value; -1 when out of memory (v is then not stored). */
+int dusk__node_set_value(dusk_node *n, dusk_value v);
+
+/* Release n's value (calling its free) and make it DUSK_NONE. */
+void dusk__node_clear_value(dusk_node *n);
+
+#endif

@@ -1,0 +1,319 @@
+/*
+** dusk: lazy task graphs for C.
+**
+** This header is the whole contract: what is not declared here is not API.
+**
+** The model in a few sentences. A graph owns nodes. A literal node holds a
+** value; a call node holds a function and its argument nodes. Building a call
+** runs nothing: it only records that the call needs its arguments. Computing
+** a node runs, on a pool of worker threads, exactly the calls it needs that
+** have no result yet, each once, each after all of its arguments, and frees
+** every intermediate result as soon as its last consumer in that compute has
+** run. The requested results stay in the graph until dusk_release().
+**
+** Threads. Unless a comment says otherwise, any thread may call any function,
+** also a running task, and several threads may build and compute on one graph
+** at once. A graph must not be freed while another thread uses it.
+*/
+#ifndef DUSK_H
+#define DUSK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DUSK_VERSION_MAJOR 0
+#define DUSK_VERSION_MINOR 1
+#define DUSK_VERSION_PATCH 0
+#define DUSK_VERSION "0.1.0"
+
+#if defined(_WIN32)
+#define DUSK_API
+#elif defined(__GNUC__)
+#define DUSK_API __attribute__((visibility("default")))
+#else
+#define DUSK_API
+#endif
+
+#if defined(__GNUC__)
+#define DUSK__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define DUSK__PRINTF(f, a)
+#endif
+
+/*
+** Error codes: 0 is success, every error is negative. The table is written
+** once; the enum and dusk_strerror() are both derived from it.
+*/
+#define DUSK_ERRORS(X)                                                        \
+  X(DUSK_OK, 0, "success")                                                    \
+  X(DUSK_EINVAL, -1, "invalid argument")                                      \
+  X(DUSK_ENOMEM, -2, "out of memory")                                         \
+  X(DUSK_ETASK, -3, "a task failed")                                          \
+  X(DUSK_ECANCELED, -4, "cancelled")                                          \
+  X(DUSK_ETIMEDOUT, -5, "timed out")                                          \
+  X(DUSK_ENORESULT, -6, "no result: the node is not computed or kept")        \
+  X(DUSK_EBUSY, -7, "the result is in use by a running compute")             \
+  X(DUSK_ETHREAD, -8, "could not start a thread")
+
+typedef enum dusk_code {
+#define DUSK__ENUM(name, value, text) name = value,
+  DUSK_ERRORS(DUSK__ENUM)
+#undef DUSK__ENUM
+} dusk_code;
+
+typedef struct dusk_graph dusk_graph; /* owns its nodes and their results     */
+typedef struct dusk_node dusk_node;   /* borrowed; valid until dusk_graph_free */
+typedef struct dusk_task dusk_task;   /* the running task's context            */
+typedef struct dusk_pool dusk_pool;   /* worker threads                        */
+
+/* ---------------------------------------------------------------- values */
+
+typedef enum dusk_kind { DUSK_NONE, DUSK_I64, DUSK_F64, DUSK_PTR } dusk_kind;
+
+/*
+** A value: a 64-bit integer, a double, or a pointer with an optional size and
+** an optional function that releases it. A value handed to dusk with a
+** non-NULL `free` is released by dusk exactly once, even when the call that
+** received it fails.
+*/
+typedef struct dusk_value {
+  dusk_kind kind;
+  union {
+    int64_t i64;
+    double f64;
+    void *ptr;
+  };
+  size_t size;             /* bytes behind ptr when known, else 0    */
+  void (*free)(void *ptr); /* releases ptr; NULL: nothing to release */
+} dusk_value;
+
+DUSK_API dusk_value dusk_i64(int64_t x);
+DUSK_API dusk_value dusk_f64(double x);
+DUSK_API dusk_value dusk_ptr(void *p, size_t size, void (*free_fn)(void *));
+
+/*
+** Release what a value owns (call v->free(v->ptr) when both are set) and
+** make it DUSK_NONE. For values the caller owns, such as one from dusk_take().
+** NULL: no-op.
+*/
+DUSK_API void dusk_value_clear(dusk_value *v);
+
+/* --------------------------------------------------------------- errors */
+
+/* Static text for a code; never NULL, never allocates. */
+DUSK_API const char *dusk_strerror(int code);
+
+/*
+** The code of the last call on this thread that failed without a node to
+** carry the reason (a refused dusk_call(), dusk_literal(), dusk_pool_new(),
+** dusk_graph_new()), and, when msg is not NULL, its message. The message is
+** owned by the thread and valid until its next dusk call. DUSK_OK and ""
+** when no call has failed yet on this thread.
+*/
+DUSK_API int dusk_last_error(const char **msg);
+
+/* ---------------------------------------------------------------- tasks */
+
+/*
+** A task reads its arguments (borrowed: they belong to dusk and stay valid
+** until the task returns), writes its result into *out (handed to dusk, which
+** releases it), and returns 0, or an error code. dusk_fail() sets the message
+** and returns DUSK_ETASK, so a task can say `return dusk_fail(t, "...")`.
+** *out starts as DUSK_NONE. When a task fails, whatever it wrote to *out is
+** released. A task may build nodes and compute or wait on them.
+*/
+typedef int (*dusk_fn)(dusk_task *t, const dusk_value *args, int nargs,
+                       dusk_value *out);
+
+/* The udata given to dusk_call(); NULL for dusk_delayed(). */
+DUSK_API void *dusk_task_udata(dusk_task *t);
+
+/* The graph and the node the task runs for. */
+DUSK_API dusk_graph *dusk_task_graph(dusk_task *t);
+DUSK_API dusk_node *dusk_task_node(dusk_task *t);
+
+/*
+** Record why the task failed (printf-style) and return DUSK_ETASK. A later
+** call replaces the message. The message reaches dusk_errmsg() only when the
+** task returns non-zero. Thread: the task's own, while it runs.
+*/
+DUSK_API int dusk_fail(dusk_task *t, const char *fmt, ...) DUSK__PRINTF(2, 3);
+
+/* ---------------------------------------------------------------- graphs */
+
+/*
+** A new, empty graph that computes on the default pool. NULL when out of
+** memory (dusk_last_error() says DUSK_ENOMEM).
+*/
+DUSK_API dusk_graph *dusk_graph_new(void);
+
+/*
+** Free the graph, its nodes, and every result still held (each value's free
+** is called once). NULL: no-op. Threads: no compute on the graph may still be
+** running and no other thread may use it; nodes are invalid afterwards.
+*/
+DUSK_API void dusk_graph_free(dusk_graph *g);
+
+/* Number of nodes built in g so far. */
+DUSK_API size_t dusk_graph_size(const dusk_graph *g);
+
+/*
+** A node holding v. The graph owns v from now on, even when this fails: on
+** failure v is released and NULL is returned (DUSK_EINVAL for a NULL graph or
+** an unknown kind, DUSK_ENOMEM). Literals are always "done": computing one
+** runs nothing and returns v.
+*/
+DUSK_API dusk_node *dusk_literal(dusk_graph *g, dusk_value v);
+
+/*
+** A call of fn with the results of args[0..nargs-1], in that order, and
+** udata (dusk_task_udata()). Nothing runs. Every argument must be a node of
+** g; the same node may appear more than once. args is copied, so it may be a
+** temporary. Returns NULL and changes nothing on a NULL graph or function,
+** nargs < 0, nargs > 0 with args NULL, a NULL argument, or an argument from
+** another graph (DUSK_EINVAL), or when out of memory (DUSK_ENOMEM); see
+** dusk_last_error(). The node is named "call" until dusk_set_name().
+** Misuse not detected: an argument pointer that is not a node at all.
+*/
+DUSK_API dusk_node *dusk_call(dusk_graph *g, dusk_fn fn, void *udata, int nargs,
+                              dusk_node *const *args);
+
+/*
+** dusk_call() with a name. `name` is not copied: it must outlive the graph
+** (a string literal). dusk_delayed() passes the function's name.
+*/
+DUSK_API dusk_node *dusk_call_named(dusk_graph *g, const char *name, dusk_fn fn,
+                                    void *udata, int nargs,
+                                    dusk_node *const *args);
+
+/*
+** dusk_delayed(g, fn, a, b, ...): the call fn(a, b, ...), counted for you and
+** named after fn, with udata NULL. dusk_delayed(g, fn) is a call with no
+** arguments. Each argument must be a dusk_node pointer.
+*/
+#define DUSK__HEAD(first, ...) first
+#define DUSK__TAIL(first, ...) __VA_ARGS__
+#define DUSK__NAME(first, ...) #first
+#define DUSK__ARGV(...) ((dusk_node *const[]){DUSK__TAIL(__VA_ARGS__, NULL)})
+#define dusk_delayed(g, ...)                                                  \
+  dusk_call_named((g), DUSK__NAME(__VA_ARGS__, ~), DUSK__HEAD(__VA_ARGS__, ~), \
+                  NULL,                                                       \
+                  (int)(sizeof DUSK__ARGV(__VA_ARGS__) / sizeof(dusk_node *)) - 1, \
+                  DUSK__ARGV(__VA_ARGS__))
+
+/*
+** Name a node (printf-style) for messages and pictures. The text is copied.
+** Names need not be unique. A NULL node is ignored; when out of memory the
+** node keeps its old name. Threads: not at the same time as a compute that
+** reads the node's name (an error message being written for it).
+*/
+DUSK_API void dusk_set_name(dusk_node *n, const char *fmt, ...)
+    DUSK__PRINTF(2, 3);
+
+/*
+** The node's name: the one given, or the function's name for dusk_delayed(),
+** "call" for dusk_call(), "literal" for literals. Owned by the graph.
+*/
+DUSK_API const char *dusk_name(const dusk_node *n);
+
+/* A number for the node, unique within its graph. */
+DUSK_API uint64_t dusk_node_id(const dusk_node *n);
+
+/* The graph that owns the node. */
+DUSK_API dusk_graph *dusk_node_graph(const dusk_node *n);
+
+/* ----------------------------------------------------------------- pools */
+
+/*
+** A pool of nthreads worker threads; 0: the default size (DUSK_NUM_THREADS,
+** else the number of cores). NULL when nthreads is negative or above 1024
+** (DUSK_EINVAL), out of memory, or a thread cannot start (DUSK_ETHREAD).
+** Idle workers sleep: an idle pool uses no CPU.
+*/
+DUSK_API dusk_pool *dusk_pool_new(int nthreads);
+
+/*
+** Stop and join the workers, after they have run what was queued. NULL:
+** no-op. Threads: not from one of the pool's own tasks; no graph may compute
+** on it afterwards (give such graphs another pool first).
+*/
+DUSK_API void dusk_pool_free(dusk_pool *p);
+
+/* The number of worker threads. */
+DUSK_API int dusk_pool_size(const dusk_pool *p);
+
+/*
+** The pool made on first use for graphs that were given none. Its size comes
+** from DUSK_NUM_THREADS, else the number of cores; a value that is not a
+** whole number from 1 to 1024 falls back to the cores with a warning on
+** stderr. It lives until the process ends. NULL if it cannot be made.
+*/
+DUSK_API dusk_pool *dusk_default_pool(void);
+
+/*
+** Compute g's nodes on p from now on; NULL: the default pool. Threads: not
+** while a compute on g is running.
+*/
+DUSK_API void dusk_graph_set_pool(dusk_graph *g, dusk_pool *p);
+
+/* -------------------------------------------------------------- compute */
+
+/*
+** Run what `n` needs, then `n`, on the graph's pool, and wait for it.
+** Returns DUSK_OK; DUSK_ETASK (a task failed: see dusk_errmsg(n)), or the
+** code the failing task returned; DUSK_EINVAL (NULL g or n, n of another
+** graph); DUSK_ENOMEM. out may be NULL.
+** Ownership: on success *out is borrowed from the node, and the node keeps
+** its result until dusk_release(n) or dusk_take(n); computing it again runs
+** nothing. On failure *out is DUSK_NONE, and every result this compute made
+** is released; results kept before stay kept.
+** Threads: any thread, also a task; a worker that waits runs other tasks.
+** Computes that overlap share work: a node that another compute is running,
+** or that still has its result, is not run again.
+*/
+DUSK_API int dusk_compute(dusk_graph *g, dusk_node *n, dusk_value *out);
+
+/*
+** dusk_compute() for n nodes at once, sharing what they have in common;
+** outs (may be NULL) receives their results in order. Returns the first
+** error; then every out is DUSK_NONE and this compute keeps no result.
+*/
+DUSK_API int dusk_compute_many(dusk_graph *g, int n, dusk_node *const *nodes,
+                               dusk_value *outs);
+
+/*
+** Drop the result that n keeps after a compute (its free is called, now or,
+** if a running compute still reads it, when that compute is done with it).
+** No kept result, a literal, or NULL: no-op.
+*/
+DUSK_API void dusk_release(dusk_node *n);
+
+/*
+** Move n's kept result to the caller, who then owns it (dusk_value_clear()).
+** The node no longer has a result: computing it again runs it again.
+** Returns DUSK_OK; DUSK_EINVAL (NULL, or a literal, whose value stays with
+** the graph); DUSK_ENORESULT (nothing kept); DUSK_EBUSY (a running compute
+** still reads the result; try after it).
+*/
+DUSK_API int dusk_take(dusk_node *n, dusk_value *out);
+
+/*
+** Why n failed in its last compute, or NULL if it did not: "inc#3 failed:
+** <what the task said>", or for a node that did not run because of another,
+** "sum#9 not run: upstream inc#3 failed: <...>". Owned by the graph, valid
+** until n is computed again or the graph is freed.
+*/
+DUSK_API const char *dusk_errmsg(const dusk_node *n);
+
+/* The error code of n's last compute: DUSK_OK when it did not fail. */
+DUSK_API int dusk_errcode(const dusk_node *n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DUSK_H */

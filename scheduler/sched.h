@@ -1,0 +1,89 @@
+/*
+** What the scheduler offers the rest of dusk: work-stealing deques and a pool
+** of workers that run opaque items. The scheduler knows nothing of graphs:
+** an item is a non-NULL pointer, and the pool hands each item it is given to
+** one call of the pool's run function, exactly once.
+*/
+#ifndef DUSK_SCHEDULER_SCHED_H
+#define DUSK_SCHEDULER_SCHED_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ----------------------------------------------------------- the deque */
+
+/*
+** A growable Chase-Lev deque of pointers (Chase and Lev, SPAA 2005), with
+** the C11 memory orders of Le, Pop, Cohen and Zappa Nardelli (PPoPP 2013).
+** One owner pushes and pops at the bottom; any thread steals at the top.
+*/
+typedef struct dusk__ring dusk__ring;
+typedef struct dusk__deque {
+  _Alignas(64) atomic_llong top;    /* thieves' end, advanced by CAS       */
+  _Alignas(64) atomic_llong bottom; /* owner's end                          */
+  _Atomic(dusk__ring *) ring;       /* the live array                       */
+  dusk__ring *retired;              /* older arrays, freed with the deque   */
+} dusk__deque;
+
+#define DUSK__STEAL_EMPTY ((void *)0)
+#define DUSK__STEAL_RETRY ((void *)1) /* lost a race: the deque may not be empty */
+
+int dusk__deque_init(dusk__deque *q, long capacity); /* 0, or -1 when out of memory */
+void dusk__deque_destroy(dusk__deque *q);
+int dusk__deque_push(dusk__deque *q, void *item); /* owner; -1 when out of memory */
+void *dusk__deque_pop(dusk__deque *q);            /* owner; NULL when empty */
+void *dusk__deque_steal(dusk__deque *q);          /* any thread */
+long dusk__deque_size(dusk__deque *q);            /* a snapshot; any thread */
+
+/* ------------------------------------------------------------ the pool */
+
+typedef struct dusk_pool dusk__pool;
+typedef void (*dusk__run_fn)(void *item);
+
+/*
+** Start nthreads workers that call run(item) for every item pushed.
+** NULL when out of memory or a thread cannot start; *err says which
+** (-2 memory, -8 thread, matching DUSK_ENOMEM and DUSK_ETHREAD).
+*/
+dusk__pool *dusk__pool_new(int nthreads, dusk__run_fn run, int *err);
+
+/* Run what is queued, then stop and join the workers. */
+void dusk__pool_free(dusk__pool *p);
+
+int dusk__pool_size(const dusk__pool *p);
+
+/* The index of the calling thread among p's workers, or -1. */
+int dusk__pool_worker(const dusk__pool *p);
+
+/*
+** Queue one item. On a worker of p it goes to that worker's own deque
+** (run next, LIFO); from any other thread to the pool's inbox. Returns 0, or
+** -1 when out of memory (the item is not queued).
+*/
+int dusk__pool_push(dusk__pool *p, void *item);
+
+/* Like dusk__pool_push(), for the item the calling worker will run next: it
+   wakes a sleeper only when the deque holds more than this item. */
+int dusk__pool_push_next(dusk__pool *p, void *item);
+
+/* Queue n items at once; from outside the pool this takes one lock. */
+int dusk__pool_push_many(dusk__pool *p, void *const *items, size_t n);
+
+/*
+** On a worker of p: run queued items until done(arg) is true. Whoever makes
+** done() true must then call dusk__pool_notify() so that a worker parked
+** meanwhile looks again. Must not be called from outside the pool.
+*/
+void dusk__pool_help(dusk__pool *p, int (*done)(void *), void *arg);
+
+/* Wake every parked worker (they check their work and done() again). */
+void dusk__pool_notify(dusk__pool *p);
+
+/* Counters for statistics and tests. */
+typedef struct dusk__pool_stats {
+  uint64_t run, steals, parks;
+} dusk__pool_stats;
+void dusk__pool_get_stats(dusk__pool *p, dusk__pool_stats *s);
+
+#endif

@@ -1,0 +1,200 @@
+/*
+** The public entry points for graphs, nodes and pools: argument checks,
+** ownership of values handed in, and the default pool.
+*/
+#include "src/core.h"
+#include "src/alloc.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { MAX_THREADS = 1024 };
+
+/* ------------------------------------------------------------- graphs */
+
+dusk_graph *dusk_graph_new(void) {
+  dusk_graph *g = dusk__malloc(sizeof *g);
+  if (!g || dusk__graph_init(g) != 0) {
+    dusk__free(g);
+    dusk__set_error(DUSK_ENOMEM, "graph_new: out of memory");
+    return NULL;
+  }
+  return g;
+}
+
+void dusk_graph_free(dusk_graph *g) {
+  if (!g)
+    return;
+  dusk__free_records(g);
+  dusk__graph_destroy(g);
+  dusk__free(g);
+}
+
+size_t dusk_graph_size(const dusk_graph *g) {
+  return g ? dusk__graph_count((dusk_graph *)g) : 0;
+}
+
+dusk_node *dusk_literal(dusk_graph *g, dusk_value v) {
+  if (!g || v.kind < DUSK_NONE || v.kind > DUSK_PTR) {
+    dusk__set_error(DUSK_EINVAL, g ? "literal: unknown value kind %d"
+                                   : "literal: the graph is NULL (kind %d)",
+                    (int)v.kind);
+    if (v.free && v.ptr) /* whatever its kind: it was handed to us */
+      v.free(v.ptr);
+    return NULL;
+  }
+  dusk_node *n = dusk__node_new(g, NULL, NULL, 0, NULL);
+  if (!n || dusk__node_set_value(n, v) != 0) {
+    dusk_value_clear(&v);
+    dusk__set_error(DUSK_ENOMEM, "literal: out of memory");
+    return NULL; /* a node made before the failure stays unused in g */
+  }
+  atomic_fetch_or(&n->flags, DUSK__LITERAL);
+  atomic_store_explicit(&n->state, DUSK__DONE, memory_order_release);
+  return n;
+}
+
+static bool check_call(dusk_graph *g, dusk_fn fn, int nargs,
+                       dusk_node *const *args) {
+  if (!g)
+    return dusk__set_error(DUSK_EINVAL, "call: the graph is NULL"), false;
+  if (!fn)
+    return dusk__set_error(DUSK_EINVAL, "call: the function is NULL"), false;
+  if (nargs < 0 || (nargs > 0 && !args))
+    return dusk__set_error(DUSK_EINVAL, "call: %d arguments at %p", nargs,
+                           (const void *)args),
+           false;
+  for (int i = 0; i < nargs; i++) {
+    if (!args[i])
+      return dusk__set_error(DUSK_EINVAL, "call: argument %d is NULL", i),
+             false;
+    if (dusk__graph_of(args[i]) != g)
+      return dusk__set_error(DUSK_EINVAL,
+                             "call: argument %d is a node of another graph",
+                             i),
+             false;
+  }
+  return true;
+}
+
+dusk_node *dusk_call_named(dusk_graph *g, const char *name, dusk_fn fn,
+                           void *udata, int nargs, dusk_node *const *args) {
+  if (!check_call(g, fn, nargs, args))
+    return NULL;
+  dusk_node *n = dusk__node_new(g, fn, udata, nargs, args);
+  if (!n) {
+    dusk__set_error(DUSK_ENOMEM, "call: out of memory");
+    return NULL;
+  }
+  if (!name)
+    atomic_fetch_or(&n->flags, DUSK__ANON);
+  else if (dusk__graph_name_call(g, n, name) != 0)
+    atomic_fetch_or(&n->flags, DUSK__ANON); /* no memory for the name */
+  return n;
+}
+
+dusk_node *dusk_call(dusk_graph *g, dusk_fn fn, void *udata, int nargs,
+                     dusk_node *const *args) {
+  return dusk_call_named(g, NULL, fn, udata, nargs, args);
+}
+
+void dusk_set_name(dusk_node *n, const char *fmt, ...) {
+  if (!n || !fmt)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  int len = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (len < 0)
+    return;
+  char *s = dusk__malloc((size_t)len + 1);
+  if (!s)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(s, (size_t)len + 1, fmt, ap);
+  va_end(ap);
+  dusk__graph_set_name(dusk__graph_of(n), n, s);
+  dusk__free(s);
+}
+
+const char *dusk_name(const dusk_node *n) {
+  return n ? dusk__graph_name(dusk__graph_of(n), n) : NULL;
+}
+
+uint64_t dusk_node_id(const dusk_node *n) { return n ? dusk__node_id(n) : 0; }
+
+dusk_graph *dusk_node_graph(const dusk_node *n) {
+  return n ? dusk__graph_of(n) : NULL;
+}
+
+/* -------------------------------------------------------------- pools */
+
+static int cores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
+
+/* The size of the default pool: DUSK_NUM_THREADS, else the cores. */
+static int default_size(void) {
+  const char *env = getenv("DUSK_NUM_THREADS");
+  if (!env || !*env)
+    return cores();
+  char *end = NULL;
+  errno = 0;
+  long n = strtol(env, &end, 10);
+  if (errno || *end || n < 1 || n > MAX_THREADS) {
+    fprintf(stderr,
+            "dusk: DUSK_NUM_THREADS=\"%s\" is not a whole number from 1 to "
+            "%d; using %d threads (the cores)\n",
+            env, MAX_THREADS, cores());
+    return cores();
+  }
+  return (int)n;
+}
+
+dusk_pool *dusk_pool_new(int nthreads) {
+  if (nthreads < 0 || nthreads > MAX_THREADS) {
+    dusk__set_error(DUSK_EINVAL, "pool_new: %d threads (0 to %d)", nthreads,
+                    MAX_THREADS);
+    return NULL;
+  }
+  int err = 0;
+  dusk_pool *p = dusk__pool_new(nthreads ? nthreads : default_size(),
+                                dusk__exec, &err);
+  if (!p)
+    dusk__set_error(err, "pool_new: %s", dusk_strerror(err));
+  return p;
+}
+
+void dusk_pool_free(dusk_pool *p) { dusk__pool_free(p); }
+
+int dusk_pool_size(const dusk_pool *p) { return p ? dusk__pool_size(p) : 0; }
+
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+static dusk_pool *default_pool;
+
+static void make_default(void) {
+  int err = 0;
+  default_pool = dusk__pool_new(default_size(), dusk__exec, &err);
+}
+
+dusk_pool *dusk_default_pool(void) {
+  pthread_once(&default_once, make_default);
+  if (!default_pool)
+    dusk__set_error(DUSK_ETHREAD, "default pool: could not be made");
+  return default_pool;
+}
+
+void dusk_graph_set_pool(dusk_graph *g, dusk_pool *p) {
+  if (g)
+    g->pool = p;
+}
+
+dusk__pool *dusk__graph_pool(dusk_graph *g) {
+  return g->pool ? g->pool : dusk_default_pool();
+}

@@ -1,0 +1,1132 @@
+/*
+** Compute: claim what the targets need, wire it up, run it on the pool,
+** free intermediates as their last consumer finishes, and report.
+**
+** The idea. Building records only arguments. A compute walks back from its
+** targets (breadth first, no recursion) and claims every node that has no
+** result and that no other compute is running; those are its nodes. For each
+** it counts the arguments it must wait for (pending) and the consumers that
+** will read its result (refs), and lists who to notify when it finishes (its
+** dependents within this compute). Nodes with nothing to
+** wait for go to the pool. A finishing task releases its arguments (the last
+** reader frees an intermediate), stores its result, and counts down its
+** dependents; one that reaches zero runs next on the same worker, the others
+** are pushed where idle workers can steal them.
+**
+** Overlapping computes. A node claimed by another compute is not run again:
+** this compute registers as a waiter on it (the graph's waiter table) and
+** takes a ref on its result, and that compute's worker counts down our
+** consumer when the node finishes. A node that still holds a result (kept,
+** or not yet read by all consumers of another compute) is used as it is,
+** after taking a ref on it; one whose last ref is being dropped right now is
+** waited out (a few instructions) and claimed afresh.
+**
+** The protocols, argued:
+** - Claiming is a CAS from IDLE (or quiescent FAILED) to CLAIMING; the
+**   claimer sets run and pending, then publishes CLAIMED with release. Others
+**   that see CLAIMING wait for CLAIMED, so they never read a stale run.
+** - pending starts at 1 + nargs (a bias of one, plus every argument), and the
+**   bias is removed only after every list of dependents is complete: no node
+**   of a compute can start, whoever counts it down, before it is wired.
+** - refs are added before the bias of the same node is removed, and a node
+**   releases its arguments only after it ran, which is after all of them
+**   finished and so after their refs were added.
+** - Waiters: the finisher stores its final state (seq_cst), then reads the
+**   WAITERS flag (seq_cst); a registrant sets the flag (seq_cst), then reads
+**   the state. One of them sees the other. Both hold the graph lock while
+**   they touch the waiter list, and the finisher counts down waiting nodes
+**   under it, so a registration can be undone exactly.
+** - A compute ends when its last target finishes. Every node it claimed is
+**   an ancestor of a target, so it finished before that; a finisher touches
+**   nothing of the compute after counting down the targets.
+**
+** Failures. A task that fails marks its compute failed. From then on no task
+** of that compute starts: popped nodes are finished as FAILED without running
+** ("not run"), so every claimed node still finishes, every ref is released
+** and every intermediate freed, and the caller wakes. The message of a node
+** that did not run is made when asked for (dusk_errmsg), from the node that
+** caused it, stored in the node's value slot while it is FAILED.
+*/
+#include "src/core.h"
+#include "src/uthash_dusk.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+** node.deps while a compute owns the node: a pointer with tags in its low
+** four bits. The pointer is the one dependent (DEPS_ONE), or the first cell
+** of a list of them, or NULL. While the node is set up, node.val counts its
+** dependents (its value slot is free until it has run).
+*/
+enum {
+  DEPS_ONE = 1,    /* the pointer is the one dependent                  */
+  DEPS_TARGET = 4, /* the node is a target of its compute               */
+  DEPS_WAITS = 8,  /* set-up: it waits on a node of another compute     */
+  DEPS_TAGS = 15,
+};
+
+/* A dependent in a list; cells come from the compute's arena. */
+typedef struct cell { /* 16-byte aligned: its address carries four tags */
+  _Alignas(16) dusk_node *node;
+  struct cell *next;
+} cell;
+
+typedef struct dusk__cells {
+  struct dusk__cells *next;
+  size_t used, cap;
+  cell cell[];
+} cells;
+
+typedef struct dusk__waiter {
+  struct dusk__waiter *next;
+  dusk_node *consumer; /* a node of another compute, or NULL: a target */
+  dusk__run *run;
+} waiter;
+
+typedef struct dusk__wlist {
+  const dusk_node *node;
+  waiter *first;
+  UT_hash_handle hh;
+} wlist;
+
+typedef struct dusk__err {
+  const dusk_node *node;
+  int code;
+  char *msg;
+  UT_hash_handle hh;
+} err;
+
+struct dusk_task {
+  dusk_node *node;
+  dusk_graph *graph;
+  char *msg;
+};
+
+static int node_state(const dusk_node *n) {
+  return atomic_load_explicit(&n->state, memory_order_acquire);
+}
+
+static uint16_t node_flags(const dusk_node *n) {
+  return atomic_load_explicit(&n->flags, memory_order_relaxed);
+}
+
+static void cpu_wait(void) { sched_yield(); }
+
+/* ---------------------------------------------------------- refs, values */
+
+/* Take a ref on a node that has a result; false if its last ref is going. */
+static bool try_retain(dusk_node *n) {
+  int r = atomic_load_explicit(&n->refs, memory_order_relaxed);
+  while (r > 0)
+    if (atomic_compare_exchange_weak(&n->refs, &r, r + 1))
+      return true;
+  return false;
+}
+
+/* Drop a ref; the last one frees a result and makes the node IDLE again. */
+static void release(dusk_node *n) {
+  if (node_flags(n) & DUSK__LITERAL)
+    return;
+  if (atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  if (node_state(n) == DUSK__DONE) {
+    dusk__node_clear_value(n);
+    atomic_store_explicit(&n->state, DUSK__IDLE, memory_order_release);
+  }
+}
+
+static void release_args(dusk_node *n) {
+  dusk_node *const *args = dusk__args(n);
+  for (int i = 0; i < n->nargs; i++)
+    release(args[i]);
+}
+
+/* ------------------------------------------------------------ run state */
+
+static void mark_failed(dusk__run *r, int code, dusk_node *cause) {
+  int zero = 0;
+  if (atomic_compare_exchange_strong(&r->failed, &zero, code))
+    atomic_store(&r->cause, cause);
+}
+
+static void finish_run(dusk__run *r) {
+  dusk__pool *pool = r->pool;
+  bool helper = r->helper;
+  pthread_mutex_lock(&r->lock);
+  atomic_store(&r->done, 1);
+  pthread_cond_broadcast(&r->cond);
+  pthread_mutex_unlock(&r->lock); /* r may be gone from here on */
+  if (helper)
+    dusk__pool_notify(pool);
+}
+
+static void target_finished(dusk__run *r) {
+  if (atomic_fetch_sub_explicit(&r->targets_left, 1, memory_order_acq_rel) == 1)
+    finish_run(r);
+}
+
+/* ------------------------------------------------------------ finishing */
+
+/* Count down a consumer; true when it has nothing left to wait for. */
+static bool count_down(dusk_node *d) {
+  return atomic_fetch_sub_explicit(&d->pending, 1, memory_order_acq_rel) == 1;
+}
+
+static void push_or_run(dusk_node *d) {
+  if (dusk__pool_push(d->run->pool, d) != 0)
+    dusk__exec(d); /* no memory to queue it: run it here */
+}
+
+/*
+** Tell the waiters of other computes that n finished. The graph lock is held
+** while counting down, so that a compute undoing its set-up sees either the
+** registration or its effect; nodes that became ready are pushed after.
+*/
+static void notify_waiters(dusk_node *n, bool failed) {
+  dusk_graph *g = dusk__graph_of(n);
+  pthread_mutex_lock(&g->lock);
+  wlist *l = NULL;
+  HASH_FIND_PTR(g->waiters, &n, l);
+  waiter *w = NULL;
+  if (l) {
+    HASH_DEL(g->waiters, l);
+    w = l->first;
+    dusk__free(l);
+  }
+  atomic_fetch_and(&n->flags, (uint16_t)~DUSK__WAITERS);
+  waiter *ready = NULL, *targets = NULL;
+  while (w) {
+    waiter *next = w->next;
+    if (failed)
+      mark_failed(w->run, DUSK_ETASK, n);
+    if (!w->consumer) {
+      w->next = targets;
+      targets = w;
+    } else if (count_down(w->consumer)) {
+      w->next = ready;
+      ready = w;
+    } else {
+      dusk__free(w);
+    }
+    w = next;
+  }
+  pthread_mutex_unlock(&g->lock);
+  for (waiter *next; ready; ready = next) {
+    next = ready->next;
+    push_or_run(ready->consumer);
+    dusk__free(ready);
+  }
+  for (waiter *next; targets; targets = next) {
+    next = targets->next;
+    target_finished(targets->run);
+    dusk__free(targets);
+  }
+}
+
+/*
+** n ran (or was skipped): publish its state, wake waiters, count down its
+** dependents. Returns one dependent that is ready, for the caller to run
+** next; the others are pushed. Touches nothing of the compute afterwards
+** except through target_finished(), which is last.
+*/
+static dusk_node *finish(dusk_node *n, int state) {
+  dusk__run *r = n->run;
+  bool failed = state == DUSK__FAILED;
+  atomic_store_explicit(&n->state, (uint8_t)state, memory_order_seq_cst);
+  if (atomic_load_explicit(&n->flags, memory_order_seq_cst) & DUSK__WAITERS)
+    notify_waiters(n, failed);
+  uintptr_t deps = n->deps;
+  dusk_node *next = NULL;
+  if (deps & DEPS_ONE) {
+    dusk_node *d = (dusk_node *)(deps & ~(uintptr_t)DEPS_TAGS);
+    /* With one argument, we are its only count: no atomic needed. */
+    if (d->nargs == 1 || count_down(d))
+      next = d;
+  } else {
+    /* Read each cell before counting down: the count that makes the last
+       target ready can end the compute, and its cells are then reused. */
+    for (cell *e = (cell *)(deps & ~(uintptr_t)DEPS_TAGS), *after; e;
+         e = after) {
+      dusk_node *d = e->node;
+      after = e->next;
+      if (!count_down(d))
+        continue;
+      if (!next)
+        next = d;
+      else
+        push_or_run(d);
+    }
+  }
+  if (deps & DEPS_TARGET)
+    target_finished(r);
+  return next;
+}
+
+static void set_failure(dusk_node *n, int how, int code, dusk_node *cause) {
+  n->kind = (uint8_t)how;
+  n->val.ptr = cause;
+  atomic_store_explicit(&n->pending, code, memory_order_relaxed);
+}
+
+/* The node will not run: the compute stopped, or an argument failed. */
+static dusk_node *skip(dusk_node *n) {
+  dusk__run *r = n->run;
+  dusk_node *const *args = dusk__args(n);
+  dusk_node *cause = NULL;
+  for (int i = 0; i < n->nargs && !cause; i++)
+    if (node_state(args[i]) == DUSK__FAILED)
+      cause = args[i];
+  release_args(n);
+  int code = atomic_load(&r->failed);
+  if (cause)
+    set_failure(n, DUSK__FAIL_UPSTREAM, code ? code : DUSK_ETASK, cause);
+  else
+    set_failure(n, DUSK__FAIL_STOPPED, code, atomic_load(&r->cause));
+  return finish(n, DUSK__FAILED);
+}
+
+/* ------------------------------------------------------------- errors */
+
+const char *dusk__label(const dusk_node *n, char *buf, size_t size) {
+  dusk_graph *g = dusk__graph_of(n);
+  const char *name = dusk__graph_name(g, n);
+  if (node_flags(n) & DUSK__NAMED)
+    snprintf(buf, size, "%s", name);
+  else
+    snprintf(buf, size, "%s#%llu", name,
+             (unsigned long long)dusk__node_id(n));
+  return buf;
+}
+
+/* With g->lock held. */
+static err *find_error(dusk_graph *g, const dusk_node *n) {
+  err *e = NULL;
+  HASH_FIND_PTR(g->errors, &n, e);
+  return e;
+}
+
+void dusk__forget_error(dusk_graph *g, dusk_node *n) {
+  err *e = find_error(g, n);
+  if (e) {
+    HASH_DEL(g->errors, e);
+    dusk__free(e->msg);
+    dusk__free(e);
+  }
+  atomic_fetch_and(&n->flags, (uint16_t)~DUSK__ERROR);
+}
+
+/* Store msg as n's error record (msg is taken, also on failure). */
+static void store_error(dusk_graph *g, const dusk_node *n, int code,
+                        char *msg) {
+  err *e = dusk__malloc(sizeof *e);
+  pthread_mutex_lock(&g->lock);
+  err *old = find_error(g, n);
+  if (old) {
+    HASH_DEL(g->errors, old);
+    dusk__free(old->msg);
+    dusk__free(old);
+  }
+  if (e && msg) {
+    e->node = n;
+    e->code = code;
+    e->msg = msg;
+    dusk__hash_oom = 0;
+    HASH_ADD_PTR(g->errors, node, e);
+    if (dusk__hash_oom) {
+      dusk__free(e);
+      dusk__free(msg);
+    }
+  } else {
+    dusk__free(e);
+    dusk__free(msg);
+  }
+  pthread_mutex_unlock(&g->lock);
+}
+
+static char *format(const char *fmt, ...) DUSK__PRINTF(1, 2);
+static char *format(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int len = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (len < 0)
+    return NULL;
+  char *s = dusk__malloc((size_t)len + 1);
+  if (s) {
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)len + 1, fmt, ap);
+    va_end(ap);
+  }
+  return s;
+}
+
+static void record_task_failure(dusk_node *n, int rc, char *task_msg) {
+  char label[128];
+  char *msg = format("%s failed: %s", dusk__label(n, label, sizeof label),
+                     task_msg ? task_msg : dusk_strerror(rc));
+  dusk__free(task_msg);
+  set_failure(n, DUSK__FAIL_OWN, rc, n);
+  store_error(dusk__graph_of(n), n, rc, msg);
+}
+
+/* Follow "not run: upstream" links to the first node that did not fail
+   because of an argument (bounded, in case a link was recomputed since). */
+static const dusk_node *root_cause(const dusk_node *n) {
+  for (int hops = 0; hops < 1 << 20; hops++) {
+    if (node_state(n) != DUSK__FAILED || n->kind != DUSK__FAIL_UPSTREAM)
+      return n;
+    const dusk_node *c = n->val.ptr;
+    if (!c || c == n)
+      return n;
+    n = c;
+  }
+  return n;
+}
+
+/* The message of an own failure, or NULL. */
+static const char *own_message(dusk_graph *g, const dusk_node *n) {
+  if (!n)
+    return NULL;
+  pthread_mutex_lock(&g->lock);
+  err *e = find_error(g, n);
+  pthread_mutex_unlock(&g->lock);
+  return e ? e->msg : NULL;
+}
+
+/*
+** A node that did not run gets its message when first asked: "upstream" and
+** the message of the node that failed, when a failed argument stopped it;
+** "the compute stopped after" and that message, when the compute stopped
+** (for it, or for an argument of it) before it could run.
+*/
+static char *not_run_message(dusk_graph *g, const dusk_node *n) {
+  char self[128];
+  dusk__label(n, self, sizeof self);
+  const dusk_node *root = root_cause(n);
+  if (root != n && root->kind == DUSK__FAIL_OWN) {
+    const char *why = own_message(g, root);
+    return format("%s not run: upstream %s", self, why ? why : "failed");
+  }
+  const dusk_node *first = root->kind == DUSK__FAIL_STOPPED ? root->val.ptr
+                                                            : NULL;
+  const char *why = own_message(g, first);
+  int code = atomic_load(&n->pending);
+  if (why)
+    return format("%s not run: the compute stopped after %s", self, why);
+  return format("%s not run: the compute stopped (%s)", self,
+                dusk_strerror(code));
+}
+
+const char *dusk_errmsg(const dusk_node *n) {
+  if (!n || node_state(n) != DUSK__FAILED)
+    return NULL;
+  dusk_graph *g = dusk__graph_of(n);
+  const char *msg = own_message(g, n);
+  if (msg)
+    return msg;
+  store_error(g, n, atomic_load(&n->pending), not_run_message(g, n));
+  msg = own_message(g, n);
+  return msg ? msg : "not run (no memory for the message)";
+}
+
+int dusk_errcode(const dusk_node *n) {
+  if (!n || node_state(n) != DUSK__FAILED)
+    return DUSK_OK;
+  return atomic_load_explicit(&n->pending, memory_order_relaxed);
+}
+
+/* -------------------------------------------------------------- tasks */
+
+void *dusk_task_udata(dusk_task *t) { return t ? t->node->udata : NULL; }
+dusk_graph *dusk_task_graph(dusk_task *t) { return t ? t->graph : NULL; }
+dusk_node *dusk_task_node(dusk_task *t) { return t ? t->node : NULL; }
+
+int dusk_fail(dusk_task *t, const char *fmt, ...) {
+  if (!t)
+    return DUSK_ETASK;
+  va_list ap;
+  va_start(ap, fmt);
+  int len = fmt ? vsnprintf(NULL, 0, fmt, ap) : -1;
+  va_end(ap);
+  char *s = len >= 0 ? dusk__malloc((size_t)len + 1) : NULL;
+  if (s) {
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)len + 1, fmt, ap);
+    va_end(ap);
+  }
+  dusk__free(t->msg);
+  t->msg = s; /* NULL when out of memory: the code's text is used */
+  return DUSK_ETASK;
+}
+
+enum { INLINE_ARGS = 8 };
+
+/*
+** The argument array of a task with many arguments. Each thread keeps the
+** largest it needed, so that a wide reduction does not fault in fresh pages
+** on every compute; a task that nests a compute takes the buffer with it, so
+** the tasks it runs meanwhile allocate their own.
+*/
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+static _Thread_local dusk_value *spare;
+static _Thread_local size_t spare_cap;
+
+static void spare_dtor(void *p) { dusk__free(p); }
+static void spare_init(void) { pthread_key_create(&spare_key, spare_dtor); }
+
+static dusk_value *args_get(int n) {
+  if (spare && spare_cap >= (size_t)n) {
+    dusk_value *a = spare;
+    spare = NULL;
+    pthread_setspecific(spare_key, NULL);
+    return a;
+  }
+  return dusk__malloc_big((size_t)n * sizeof(dusk_value));
+}
+
+static void args_put(dusk_value *a, int n) {
+  if (spare && spare_cap >= (size_t)n) {
+    dusk__free(a);
+    return;
+  }
+  pthread_once(&spare_once, spare_init);
+  dusk__free(spare);
+  spare = a;
+  spare_cap = (size_t)n;
+  pthread_setspecific(spare_key, a);
+}
+
+/* Run n's task. Returns a dependent to run next, or NULL. */
+static dusk_node *run_task(dusk_node *n) {
+  dusk__run *r = n->run;
+  dusk_value local[INLINE_ARGS];
+  dusk_value *argv = local;
+  if (n->nargs > INLINE_ARGS && !(argv = args_get(n->nargs))) {
+    mark_failed(r, DUSK_ENOMEM, n);
+    release_args(n);
+    record_task_failure(n, DUSK_ENOMEM, NULL);
+    return finish(n, DUSK__FAILED);
+  }
+  dusk_node *const *args = dusk__args(n);
+  for (int i = 0; i < n->nargs; i++)
+    argv[i] = dusk__node_value(args[i]);
+  atomic_store_explicit(&n->state, DUSK__RUNNING, memory_order_relaxed);
+  dusk_task t = {n, r->g, NULL};
+  dusk_value out = {.kind = DUSK_NONE};
+  int rc = n->fn(&t, argv, n->nargs, &out);
+  if (argv != local)
+    args_put(argv, n->nargs);
+  release_args(n);
+  if (rc == 0 && (out.kind < DUSK_NONE || out.kind > DUSK_PTR)) {
+    rc = DUSK_EINVAL;
+    t.msg = format("the task returned a value of unknown kind %d",
+                   (int)out.kind);
+    out.kind = DUSK_NONE;
+  }
+  if (rc == 0 && dusk__node_set_value(n, out) != 0)
+    rc = DUSK_ENOMEM;
+  if (rc != 0) {
+    dusk_value_clear(&out);
+    mark_failed(r, rc, n);
+    record_task_failure(n, rc, t.msg);
+    return finish(n, DUSK__FAILED);
+  }
+  dusk__free(t.msg);
+  return finish(n, DUSK__DONE);
+}
+
+void dusk__exec(void *item) {
+  dusk_node *n = item;
+  while (n) {
+    if (atomic_load_explicit(&n->run->failed, memory_order_relaxed))
+      n = skip(n);
+    else
+      n = run_task(n);
+  }
+}
+
+/* ------------------------------------------------------------ claiming */
+
+static int append(dusk__run *r, dusk_node *n) {
+  if (r->norder == r->cap) {
+    size_t cap = r->cap ? 2 * r->cap : 256;
+    dusk_node **o = dusk__malloc_big(cap * sizeof *o);
+    if (!o)
+      return -1;
+    if (r->norder)
+      memcpy(o, r->order, r->norder * sizeof *o);
+    dusk__free(r->order);
+    r->order = o;
+    r->cap = cap;
+  }
+  r->order[r->norder++] = n;
+  return 0;
+}
+
+enum claim_result { CLAIMED_NOW, NOT_CLAIMABLE, CLAIM_NOMEM };
+
+/* Claim n for r if it has no result and no compute: IDLE, or FAILED with no
+   reader left (a failure is retried by the next compute that needs it). */
+static enum claim_result claim(dusk__run *r, dusk_node *n, int s) {
+  if (s == DUSK__FAILED &&
+      atomic_load_explicit(&n->refs, memory_order_acquire) != 0)
+    return NOT_CLAIMABLE;
+  uint8_t expect = (uint8_t)s;
+  if (!atomic_compare_exchange_strong(&n->state, &expect, DUSK__CLAIMING))
+    return NOT_CLAIMABLE;
+  if (append(r, n) != 0) {
+    atomic_store_explicit(&n->state, (uint8_t)s, memory_order_release);
+    return CLAIM_NOMEM;
+  }
+  if (s == DUSK__FAILED) {
+    dusk_graph *g = r->g;
+    pthread_mutex_lock(&g->lock);
+    dusk__forget_error(g, n);
+    pthread_mutex_unlock(&g->lock);
+    n->kind = DUSK_NONE;
+    n->val.i64 = 0;
+  }
+  n->run = r;
+  n->deps = 0;
+  n->val.i64 = 0; /* counts the dependents while set up */
+  atomic_store_explicit(&n->pending, 1 + n->nargs, memory_order_relaxed);
+  atomic_store_explicit(&n->state, DUSK__CLAIMED, memory_order_release);
+  return CLAIMED_NOW;
+}
+
+/* Register (consumer or, when NULL, the run itself) as a waiter on n, which
+   another compute runs. Returns false if n finished meanwhile. */
+static bool add_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer,
+                       int *nomem) {
+  waiter *w = dusk__malloc(sizeof *w);
+  wlist *fresh = dusk__malloc(sizeof *fresh);
+  dusk_graph *g = r->g;
+  bool added = false;
+  pthread_mutex_lock(&g->lock);
+  atomic_fetch_or_explicit(&n->flags, DUSK__WAITERS, memory_order_seq_cst);
+  int s = atomic_load_explicit(&n->state, memory_order_seq_cst);
+  if ((s == DUSK__CLAIMED || s == DUSK__RUNNING) && w) {
+    wlist *l = NULL;
+    HASH_FIND_PTR(g->waiters, &n, l);
+    if (!l && fresh) {
+      l = fresh;
+      fresh = NULL;
+      l->node = n;
+      l->first = NULL;
+      dusk__hash_oom = 0;
+      HASH_ADD_PTR(g->waiters, node, l);
+      if (dusk__hash_oom) {
+        fresh = l;
+        l = NULL;
+      }
+    }
+    if (l) {
+      w->consumer = consumer;
+      w->run = r;
+      w->next = l->first;
+      l->first = w;
+      w = NULL;
+      atomic_fetch_add(&n->refs, 1); /* the result stays until we read it */
+      added = true;
+    } else {
+      *nomem = 1;
+    }
+  } else if (s == DUSK__CLAIMED || s == DUSK__RUNNING) {
+    *nomem = 1;
+  }
+  pthread_mutex_unlock(&g->lock);
+  dusk__free(w);
+  dusk__free(fresh);
+  return added;
+}
+
+/* Undo a registration if it is still there; true if it was. */
+static bool remove_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer) {
+  dusk_graph *g = r->g;
+  bool found = false;
+  pthread_mutex_lock(&g->lock);
+  wlist *l = NULL;
+  HASH_FIND_PTR(g->waiters, &n, l);
+  for (waiter **p = l ? &l->first : NULL; p && *p; p = &(*p)->next) {
+    if ((*p)->run == r && (*p)->consumer == consumer) {
+      waiter *w = *p;
+      *p = w->next;
+      dusk__free(w);
+      found = true;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&g->lock);
+  return found;
+}
+
+/* How a consumer in r gets the result of one argument. */
+enum link { LINK_NONE, LINK_LOCAL, LINK_HELD, LINK_WAIT, LINK_FAILED,
+            LINK_NOMEM };
+
+/*
+** Decide how r gets n's result for `consumer` (NULL: n is a target): claim
+** it, take a ref on the result it has, or wait for the compute that runs it.
+*/
+static enum link link_to(dusk__run *r, dusk_node *n, dusk_node *consumer) {
+  if (node_flags(n) & DUSK__LITERAL)
+    return LINK_NONE;
+  for (;;) {
+    int s = node_state(n);
+    switch (s) {
+    case DUSK__IDLE:
+    case DUSK__FAILED: {
+      enum claim_result c = claim(r, n, s);
+      if (c == CLAIMED_NOW)
+        return LINK_LOCAL;
+      if (c == CLAIM_NOMEM)
+        return LINK_NOMEM;
+      if (s == DUSK__FAILED && node_state(n) == DUSK__FAILED)
+        return LINK_FAILED; /* another compute still winds it down */
+      continue;
+    }
+    case DUSK__CLAIMING:
+      cpu_wait();
+      continue;
+    case DUSK__CLAIMED:
+    case DUSK__RUNNING: {
+      if (n->run == r)
+        return LINK_LOCAL;
+      int nomem = 0;
+      if (add_waiter(r, n, consumer, &nomem))
+        return LINK_WAIT;
+      if (nomem)
+        return LINK_NOMEM;
+      continue; /* it finished meanwhile */
+    }
+    case DUSK__DONE:
+      if (try_retain(n))
+        return LINK_HELD;
+      cpu_wait(); /* its last ref is being dropped: it becomes IDLE */
+      continue;
+    }
+  }
+}
+
+/* ------------------------------------------------------------- wiring */
+
+/* A cell from r's arena; NULL when out of memory. Blocks are kept. */
+static cell *cell_new(dusk__run *r) {
+  cells *b = r->cells_cur;
+  if (!b || b->used == b->cap) {
+    b = b ? b->next : r->cells;
+    if (!b) {
+      size_t cap = 4096;
+      if (!(b = dusk__malloc(sizeof *b + cap * sizeof(cell))))
+        return NULL;
+      b->cap = cap;
+      b->next = NULL;
+      if (r->cells_cur)
+        r->cells_cur->next = b;
+      else
+        r->cells = b;
+    }
+    b->used = 0;
+    r->cells_cur = b;
+  }
+  return &b->cell[b->used++];
+}
+
+/* Record c as a dependent of a, both claimed by r. -1 when out of memory. */
+static int add_dependent(dusk__run *r, dusk_node *a, dusk_node *c) {
+  uintptr_t tags = a->deps & DEPS_TAGS, ptr = a->deps & ~(uintptr_t)DEPS_TAGS;
+  if (!ptr) {
+    a->deps = tags | DEPS_ONE | (uintptr_t)c;
+  } else {
+    cell *e = cell_new(r), *first = NULL;
+    if (!e)
+      return -1;
+    if (tags & DEPS_ONE) { /* the one dependent becomes a list of two */
+      if (!(first = cell_new(r)))
+        return -1;
+      first->node = (dusk_node *)ptr;
+      first->next = NULL;
+      ptr = (uintptr_t)first;
+      tags &= ~(uintptr_t)DEPS_ONE;
+    }
+    e->node = c;
+    e->next = (cell *)ptr;
+    a->deps = tags | (uintptr_t)e;
+  }
+  a->val.i64++;
+  return 0;
+}
+
+/*
+** The set-up log: every link that took a ref or registered a waiter (or found
+** a failed node), so that a set-up that runs out of memory can be undone
+** exactly. Local links need no entry: their nodes are in the claimed list.
+** Room for one more entry is made before each link, so logging never fails.
+*/
+typedef struct dusk__link {
+  dusk_node *node;
+  dusk_node *consumer; /* NULL: the node is a target */
+  uint8_t kind;        /* enum link */
+} link_entry;
+
+static int reserve_log(dusk__run *r) {
+  if (r->nlog < r->logcap)
+    return 0;
+  size_t cap = r->logcap ? 2 * r->logcap : 64;
+  link_entry *l = dusk__realloc(r->log, cap * sizeof *l);
+  if (!l)
+    return -1;
+  r->log = l;
+  r->logcap = cap;
+  return 0;
+}
+
+static enum link link_logged(dusk__run *r, dusk_node *n, dusk_node *consumer) {
+  if (reserve_log(r) != 0)
+    return LINK_NOMEM;
+  enum link k = link_to(r, n, consumer);
+  if (k == LINK_HELD || k == LINK_WAIT || k == LINK_FAILED ||
+      (k == LINK_LOCAL && !consumer))
+    r->log[r->nlog++] = (link_entry){n, consumer, (uint8_t)k};
+  return k;
+}
+
+/* Walk back from the claimed targets, claiming what they need. */
+static int walk(dusk__run *r) {
+  for (size_t i = 0; i < r->norder; i++) {
+    dusk_node *c = r->order[i];
+    dusk_node *const *args = dusk__args(c);
+    int ready = 0;
+    for (int j = 0; j < c->nargs; j++) {
+      dusk_node *a = args[j];
+      switch (link_logged(r, a, c)) {
+      case LINK_LOCAL:
+        if (add_dependent(r, a, c) != 0)
+          return DUSK_ENOMEM;
+        break;
+      case LINK_WAIT:
+        c->deps |= DEPS_WAITS; /* its pending is counted down by others */
+        break;
+      case LINK_FAILED:
+        mark_failed(r, DUSK_ETASK, a);
+        ready++; /* it will not be waited for */
+        break;
+      case LINK_NONE:
+      case LINK_HELD:
+        ready++;
+        break;
+      case LINK_NOMEM:
+        return DUSK_ENOMEM;
+      }
+    }
+    if (!ready)
+      continue;
+    if (c->deps & DEPS_WAITS) /* cannot reach zero: the bias stays */
+      atomic_fetch_sub_explicit(&c->pending, ready, memory_order_relaxed);
+    else /* no one else counts it down yet: no atomic needed */
+      atomic_store_explicit(&c->pending, 1 + c->nargs - ready,
+                            memory_order_relaxed);
+  }
+  return 0;
+}
+
+/*
+** Out of memory while setting up: give back every ref taken, withdraw every
+** registration, and finish every claimed node as FAILED without counting
+** anything down (other computes that wait on one of them learn it failed).
+*/
+static void undo(dusk__run *r) {
+  for (size_t i = 0; i < r->nlog; i++) {
+    link_entry *e = &r->log[i];
+    if (e->kind == LINK_WAIT && remove_waiter(r, e->node, e->consumer) &&
+        !e->consumer)
+      atomic_fetch_sub(&r->targets_left, 1); /* it will never fire now */
+    if (e->kind == LINK_HELD || e->kind == LINK_WAIT)
+      release(e->node);
+  }
+  for (size_t i = 0; i < r->norder; i++) {
+    dusk_node *n = r->order[i];
+    if (n->deps & DEPS_TARGET)
+      atomic_fetch_sub(&r->targets_left, 1);
+    n->deps = 0;
+    set_failure(n, DUSK__FAIL_STOPPED, DUSK_ENOMEM, NULL);
+    finish(n, DUSK__FAILED);
+  }
+}
+
+/* Add the refs of each claimed node, then lift its bias; collect the nodes
+   that are ready into order[0, *nready). */
+static size_t arm(dusk__run *r) {
+  size_t nready = 0;
+  for (size_t i = 0; i < r->norder; i++) {
+    dusk_node *n = r->order[i];
+    uintptr_t deps = n->deps;
+    int refs = (int)n->val.i64;
+    n->val.i64 = 0;
+    if (deps & DEPS_TARGET) {
+      atomic_fetch_or(&n->flags, DUSK__KEEP);
+      refs++;
+    }
+    if (refs)
+      atomic_fetch_add_explicit(&n->refs, refs, memory_order_relaxed);
+    bool ready;
+    if (deps & DEPS_WAITS) {
+      ready = count_down(n);
+    } else {
+      int p = atomic_load_explicit(&n->pending, memory_order_relaxed) - 1;
+      atomic_store_explicit(&n->pending, p, memory_order_relaxed);
+      ready = p == 0;
+    }
+    if (ready)
+      r->order[nready++] = n;
+  }
+  return nready;
+}
+
+/* ---------------------------------------------------------- the compute */
+
+/*
+** Finished computes are kept for reuse, process-wide: their arrays are sized
+** for the last graph, and faulting such arrays in afresh for every compute
+** costs more than the compute.
+*/
+enum { CACHED_RUNS = 4 };
+static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
+static dusk__run *cached_runs[CACHED_RUNS];
+static int ncached_runs;
+
+static dusk__run *run_get(dusk_graph *g) {
+  dusk__pool *pool = dusk__graph_pool(g);
+  if (!pool)
+    return NULL;
+  dusk__run *r = NULL;
+  pthread_mutex_lock(&runs_lock);
+  if (ncached_runs > 0)
+    r = cached_runs[--ncached_runs];
+  pthread_mutex_unlock(&runs_lock);
+  if (!r) {
+    if (!(r = dusk__calloc(1, sizeof *r)))
+      return NULL;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+  }
+  r->g = g;
+  r->pool = pool;
+  atomic_store(&r->failed, 0);
+  atomic_store(&r->cause, NULL);
+  atomic_store(&r->targets_left, 1); /* a bias until set up */
+  atomic_store(&r->done, 0);
+  r->helper = dusk__pool_worker(pool) >= 0;
+  r->norder = r->nlog = 0;
+  r->cells_cur = NULL;
+  return r;
+}
+
+static void run_free(dusk__run *r) {
+  dusk__free(r->order);
+  for (cells *b = r->cells, *next; b; b = next) {
+    next = b->next;
+    dusk__free(b);
+  }
+  dusk__free(r->log);
+  pthread_mutex_destroy(&r->lock);
+  pthread_cond_destroy(&r->cond);
+  dusk__free(r);
+}
+
+static void run_put(dusk_graph *g, dusk__run *r) {
+  (void)g;
+  pthread_mutex_lock(&runs_lock);
+  if (ncached_runs < CACHED_RUNS) {
+    cached_runs[ncached_runs++] = r;
+    r = NULL;
+  }
+  pthread_mutex_unlock(&runs_lock);
+  if (r)
+    run_free(r);
+}
+
+static int run_done(void *arg) {
+  return atomic_load_explicit(&((dusk__run *)arg)->done, memory_order_acquire);
+}
+
+static void wait_run(dusk__run *r) {
+  if (r->helper) {
+    dusk__pool_help(r->pool, run_done, r);
+    /* finish_run() may still hold r->lock: take it once before reuse */
+    pthread_mutex_lock(&r->lock);
+    pthread_mutex_unlock(&r->lock);
+    return;
+  }
+  pthread_mutex_lock(&r->lock);
+  while (!atomic_load(&r->done))
+    pthread_cond_wait(&r->cond, &r->lock);
+  pthread_mutex_unlock(&r->lock);
+}
+
+/* Link the targets: claim them, or hold the results they have. */
+static int link_targets(dusk__run *r, int n, dusk_node *const *nodes) {
+  for (int i = 0; i < n; i++) {
+    dusk_node *t = nodes[i];
+    atomic_fetch_add(&r->targets_left, 1); /* before a waiter can fire */
+    enum link k = link_logged(r, t, NULL);
+    if (k == LINK_NOMEM) {
+      atomic_fetch_sub(&r->targets_left, 1);
+      return DUSK_ENOMEM;
+    }
+    if (k == LINK_LOCAL && !(t->deps & DEPS_TARGET))
+      t->deps |= DEPS_TARGET;
+    else if (k != LINK_WAIT)
+      atomic_fetch_sub(&r->targets_left, 1);
+    if (k == LINK_FAILED)
+      mark_failed(r, DUSK_ETASK, t);
+  }
+  return 0;
+}
+
+/* After the compute: keep or give back each target's result, fill outs. */
+static int settle(dusk__run *r, int n, dusk_node *const *nodes,
+                  dusk_value *outs) {
+  int rc = atomic_load(&r->failed);
+  for (int i = 0; i < n && !rc; i++)
+    if (node_state(nodes[i]) != DUSK__DONE)
+      rc = dusk_errcode(nodes[i]) ? dusk_errcode(nodes[i]) : DUSK_ETASK;
+  /* Targets we claimed keep their result unless the compute failed; refs
+     taken on results others made become keeps, or are given back. */
+  for (size_t i = 0; i < r->nlog; i++) {
+    link_entry *e = &r->log[i];
+    if (e->consumer || e->kind == LINK_FAILED)
+      continue;
+    if (e->kind == LINK_LOCAL) {
+      if (rc && (atomic_fetch_and(&e->node->flags, (uint16_t)~DUSK__KEEP) &
+                 DUSK__KEEP))
+        release(e->node);
+    } else if (rc ||
+               (atomic_fetch_or(&e->node->flags, DUSK__KEEP) & DUSK__KEEP)) {
+      release(e->node);
+    }
+  }
+  for (int i = 0; outs && i < n; i++)
+    outs[i] = rc ? (dusk_value){.kind = DUSK_NONE}
+                 : dusk__node_value(nodes[i]);
+  return rc;
+}
+
+static int check_targets(dusk_graph *g, int n, dusk_node *const *nodes) {
+  if (!g)
+    return dusk__set_error(DUSK_EINVAL, "compute: the graph is NULL");
+  if (n < 0 || (n > 0 && !nodes))
+    return dusk__set_error(DUSK_EINVAL, "compute: %d nodes at %p", n,
+                           (const void *)nodes);
+  for (int i = 0; i < n; i++) {
+    if (!nodes[i])
+      return dusk__set_error(DUSK_EINVAL, "compute: node %d is NULL", i);
+    if (dusk__graph_of(nodes[i]) != g)
+      return dusk__set_error(DUSK_EINVAL,
+                             "compute: node %d belongs to another graph", i);
+  }
+  return 0;
+}
+
+int dusk_compute_many(dusk_graph *g, int n, dusk_node *const *nodes,
+                      dusk_value *outs) {
+  int rc = check_targets(g, n, nodes);
+  if (rc) {
+    for (int i = 0; outs && i < n; i++)
+      outs[i] = (dusk_value){.kind = DUSK_NONE};
+    return rc;
+  }
+  dusk__run *r = run_get(g);
+  if (!r) {
+    for (int i = 0; outs && i < n; i++)
+      outs[i] = (dusk_value){.kind = DUSK_NONE};
+    return dusk__set_error(DUSK_ENOMEM, "compute: out of memory");
+  }
+  rc = link_targets(r, n, nodes);
+  if (!rc)
+    rc = walk(r);
+  if (rc) {
+    undo(r);
+    for (int i = 0; outs && i < n; i++)
+      outs[i] = (dusk_value){.kind = DUSK_NONE};
+    if (atomic_fetch_sub(&r->targets_left, 1) != 1)
+      wait_run(r); /* a waiter already taken by its finisher still fires */
+    run_put(g, r);
+    return dusk__set_error(rc, "compute: out of memory while setting up");
+  }
+  size_t nready = arm(r);
+  if (nready &&
+      dusk__pool_push_many(r->pool, (void *const *)r->order, nready) != 0)
+    for (size_t i = 0; i < nready; i++) /* no memory to queue: run here */
+      dusk__exec(r->order[i]);
+  if (atomic_fetch_sub(&r->targets_left, 1) != 1)
+    wait_run(r);
+  rc = settle(r, n, nodes, outs);
+  run_put(g, r);
+  return rc;
+}
+
+int dusk_compute(dusk_graph *g, dusk_node *n, dusk_value *out) {
+  return dusk_compute_many(g, 1, &n, out);
+}
+
+/* ------------------------------------------------------ kept results */
+
+void dusk_release(dusk_node *n) {
+  if (!n || (node_flags(n) & DUSK__LITERAL))
+    return;
+  if (atomic_fetch_and(&n->flags, (uint16_t)~DUSK__KEEP) & DUSK__KEEP)
+    release(n);
+}
+
+int dusk_take(dusk_node *n, dusk_value *out) {
+  if (out)
+    *out = (dusk_value){.kind = DUSK_NONE};
+  if (!n || !out)
+    return dusk__set_error(DUSK_EINVAL, "take: NULL %s", n ? "out" : "node");
+  if (node_flags(n) & DUSK__LITERAL)
+    return dusk__set_error(DUSK_EINVAL, "take: a literal's value stays "
+                                        "with the graph");
+  if (node_state(n) != DUSK__DONE ||
+      !(atomic_fetch_and(&n->flags, (uint16_t)~DUSK__KEEP) & DUSK__KEEP))
+    return dusk__set_error(DUSK_ENORESULT, "take: the node keeps no result");
+  int one = 1;
+  if (!atomic_compare_exchange_strong(&n->refs, &one, 0)) {
+    atomic_fetch_or(&n->flags, DUSK__KEEP);
+    return dusk__set_error(DUSK_EBUSY, "take: a running compute still "
+                                       "reads the result");
+  }
+  *out = dusk__node_value(n);
+  if (node_flags(n) & DUSK__BOXED) {
+    dusk__free(n->val.ptr);
+    atomic_fetch_and(&n->flags, (uint16_t)~DUSK__BOXED);
+  }
+  n->kind = DUSK_NONE;
+  n->val.i64 = 0;
+  atomic_store_explicit(&n->state, DUSK__IDLE, memory_order_release);
+  return DUSK_OK;
+}
+
+/* ------------------------------------------------------------ freeing */
+
+void dusk__free_records(dusk_graph *g) {
+  err *e, *etmp;
+  HASH_ITER(hh, g->errors, e, etmp) {
+    HASH_DEL(g->errors, e);
+    dusk__free(e->msg);
+    dusk__free(e);
+  }
+  wlist *l, *ltmp;
+  HASH_ITER(hh, g->waiters, l, ltmp) {
+    HASH_DEL(g->waiters, l);
+    for (waiter *w = l->first, *next; w; w = next) {
+      next = w->next;
+      dusk__free(w);
+    }
+    dusk__free(l);
+  }
+}

@@ -1,0 +1,61 @@
+/*
+** What src/ files share: the compute ("run") record, error records, waiters,
+** and the thread-local "last error" of refused calls.
+*/
+#ifndef DUSK_SRC_CORE_H
+#define DUSK_SRC_CORE_H
+
+#include "graph/graph.h"
+#include "scheduler/sched.h"
+
+#include <pthread.h>
+
+/* The extra states of a node, beyond those of graph.h. */
+enum {
+  DUSK__CLAIMING = 7, /* a compute is setting the node up: wait a moment */
+};
+
+/* How a FAILED node failed (node.kind while FAILED). */
+enum { DUSK__FAIL_OWN, DUSK__FAIL_UPSTREAM, DUSK__FAIL_STOPPED };
+
+/*
+** One compute: the nodes it claimed, how many targets are still to finish,
+** whether it failed, and how its caller waits.
+*/
+typedef struct dusk__run {
+  dusk_graph *g;
+  dusk__pool *pool;
+  atomic_int failed;          /* 0, or the first error code              */
+  _Atomic(dusk_node *) cause; /* the node that failed first              */
+  atomic_int targets_left;
+  atomic_int done;
+  bool helper;                /* the caller is a worker of pool: it helps */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  dusk_node **order;          /* claimed nodes, targets first (BFS)      */
+  size_t norder, cap;
+  struct dusk__cells *cells;  /* arena of dependent lists (kept)         */
+  struct dusk__cells *cells_cur;
+  struct dusk__link *log;     /* links to nodes of no one or of others   */
+  size_t nlog, logcap;
+} dusk__run;
+
+/* Set the thread's last error (printf-style); returns code. */
+int dusk__set_error(int code, const char *fmt, ...) DUSK__PRINTF(2, 3);
+
+/* The pool a graph computes on (the default pool when it has none). */
+dusk__pool *dusk__graph_pool(dusk_graph *g);
+
+/* Run one node and whatever becomes ready that it can run next. */
+void dusk__exec(void *item);
+
+/* "name#id", or the node's own name: into buf, which is returned. */
+const char *dusk__label(const dusk_node *n, char *buf, size_t size);
+
+/* Forget n's error record, if any. With g->lock held. */
+void dusk__forget_error(dusk_graph *g, dusk_node *n);
+
+/* Free every error and waiter record of g. */
+void dusk__free_records(dusk_graph *g);
+
+#endif
