@@ -53,9 +53,10 @@ struct dusk_pool {
   dusk__run_fn run;
   worker *w;
 
-  pthread_mutex_t inbox_lock; /* guards the inbox ring */
+  pthread_mutex_t inbox_lock; /* guards the inbox ring and batches */
   void **inbox;
   size_t inbox_head, inbox_len, inbox_cap;
+  dusk__batch *batches, *last_batch; /* lent arrays, first come first out */
   _Alignas(64) atomic_size_t inbox_count; /* hint for lock-free peeking */
 
   _Alignas(64) pthread_mutex_t park_lock;
@@ -128,31 +129,55 @@ static uint64_t next_rand(worker *w) { /* xorshift64 */
   return w->rng = x;
 }
 
+/* How many items to take from the inbox at once: a share, so that every
+   worker gets some, but not so many that the tail is left to one. */
+static size_t chunk_of(dusk__pool *p, size_t avail) {
+  size_t k = avail / (size_t)(2 * p->n);
+  return k < 1 ? 1 : k > INBOX_CHUNK ? INBOX_CHUNK : k;
+}
+
+/* With inbox_lock held: the next item of the inbox, or NULL. */
+static void *inbox_next(dusk__pool *p) {
+  dusk__batch *b = p->batches;
+  if (b) {
+    void *x = b->items[b->next++];
+    if (b->next == b->n) { /* done with it: the lender may reuse it */
+      p->batches = b->link;
+      if (!p->batches)
+        p->last_batch = NULL;
+    }
+    return x;
+  }
+  if (!p->inbox_len)
+    return NULL;
+  void *x = p->inbox[p->inbox_head];
+  p->inbox_head = (p->inbox_head + 1) % p->inbox_cap;
+  p->inbox_len--;
+  return x;
+}
+
 /* Take a chunk of the inbox: return one item, push the rest onto our deque. */
 static void *take_inbox(worker *w) {
   dusk__pool *p = w->pool;
   if (!inbox_nonempty(p))
     return NULL;
-  void *first = NULL;
   pthread_mutex_lock(&p->inbox_lock);
-  size_t k = p->inbox_len / (size_t)(2 * p->n);
-  k = k < 1 ? 1 : k > INBOX_CHUNK ? INBOX_CHUNK : k;
-  if (k > p->inbox_len)
-    k = p->inbox_len;
-  for (size_t i = 0; i < k; i++) {
-    void *x = p->inbox[p->inbox_head];
-    p->inbox_head = (p->inbox_head + 1) % p->inbox_cap;
-    p->inbox_len--;
-    if (!first)
-      first = x;
-    else if (dusk__deque_push(&w->q, x) != 0) { /* no memory: put it back */
-      p->inbox_head = (p->inbox_head + p->inbox_cap - 1) % p->inbox_cap;
-      p->inbox[p->inbox_head] = x;
-      p->inbox_len++;
+  size_t avail = atomic_load_explicit(&p->inbox_count, memory_order_relaxed);
+  size_t k = chunk_of(p, avail);
+  void *first = inbox_next(p);
+  size_t taken = first ? 1 : 0;
+  for (; taken < k; taken++) {
+    void *x = inbox_next(p);
+    if (!x)
       break;
+    if (dusk__deque_push(&w->q, x) != 0) { /* no memory: run it ourselves */
+      pthread_mutex_unlock(&p->inbox_lock);
+      atomic_fetch_sub(&p->inbox_count, taken + 1);
+      w->pool->run(x);
+      return first;
     }
   }
-  atomic_store_explicit(&p->inbox_count, p->inbox_len, memory_order_release);
+  atomic_fetch_sub_explicit(&p->inbox_count, taken, memory_order_release);
   pthread_mutex_unlock(&p->inbox_lock);
   if (dusk__deque_size(&w->q) > 1)
     wake(p, false); /* there is more than we will do next */
@@ -268,9 +293,39 @@ static int inbox_append(dusk__pool *p, void *const *items, size_t n) {
   for (size_t i = 0; i < n; i++)
     p->inbox[(p->inbox_head + p->inbox_len + i) % p->inbox_cap] = items[i];
   p->inbox_len += n;
-  atomic_store_explicit(&p->inbox_count, p->inbox_len, memory_order_release);
+  atomic_fetch_add_explicit(&p->inbox_count, n, memory_order_release);
   pthread_mutex_unlock(&p->inbox_lock);
   return 0;
+}
+
+static void inbox_lend(dusk__pool *p, dusk__batch *b, void *const *items,
+                       size_t n) {
+  b->items = items;
+  b->n = n;
+  b->next = 0;
+  b->link = NULL;
+  pthread_mutex_lock(&p->inbox_lock);
+  if (p->last_batch)
+    p->last_batch->link = b;
+  else
+    p->batches = b;
+  p->last_batch = b;
+  atomic_fetch_add_explicit(&p->inbox_count, n, memory_order_release);
+  pthread_mutex_unlock(&p->inbox_lock);
+}
+
+void dusk__pool_push_batch(dusk__pool *p, dusk__batch *b, void *const *items,
+                           size_t n) {
+  if (n == 0)
+    return;
+  worker *w = self && self->pool == p ? self : NULL;
+  size_t pushed = 0;
+  if (w) /* the first item ends on top: run first, as from the inbox */
+    while (pushed < n && dusk__deque_push(&w->q, items[n - 1 - pushed]) == 0)
+      pushed++;
+  if (pushed < n) /* from outside, or the deque could not grow */
+    inbox_lend(p, b, items, n - pushed);
+  wake(p, n > 1);
 }
 
 int dusk__pool_push_many(dusk__pool *p, void *const *items, size_t n) {

@@ -41,6 +41,13 @@ long dusk__deque_size(dusk__deque *q);            /* a snapshot; any thread */
 typedef struct dusk_pool dusk__pool;
 typedef void (*dusk__run_fn)(void *item);
 
+/* Items lent to the pool without a copy (see dusk__pool_push_batch). */
+typedef struct dusk__batch {
+  void *const *items;
+  size_t n, next;
+  struct dusk__batch *link;
+} dusk__batch;
+
 /*
 ** Start nthreads workers that call run(item) for every item pushed.
 ** NULL when out of memory or a thread cannot start; *err says which
@@ -69,6 +76,15 @@ int dusk__pool_push_next(dusk__pool *p, void *item);
 
 /* Queue n items at once; from outside the pool this takes one lock. */
 int dusk__pool_push_many(dusk__pool *p, void *const *items, size_t n);
+
+/*
+** Queue n items without copying them and without allocating: on a worker of
+** p onto its deque (what does not fit goes the other way), from outside as
+** a batch in the inbox that workers take chunks of. items[] and *b must stay
+** valid until every item has been taken, e.g. until every item has run.
+*/
+void dusk__pool_push_batch(dusk__pool *p, dusk__batch *b, void *const *items,
+                           size_t n);
 
 /*
 ** On a worker of p: run queued items until done(arg) is true. Whoever makes

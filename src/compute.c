@@ -227,14 +227,18 @@ static void notify_waiters(dusk_node *n, bool failed) {
 }
 
 /*
-** n ran (or was skipped): publish its state, wake waiters, count down its
-** dependents. Returns one dependent that is ready, for the caller to run
+** n ran (or was skipped): take the refs of its ndeps dependents, publish
+** its state, wake waiters, count down its dependents. Returns one dependent that is ready, for the caller to run
 ** next; the others are pushed. Touches nothing of the compute afterwards
 ** except through target_finished(), which is last.
 */
-static dusk_node *finish(dusk_node *n, int state) {
+static dusk_node *finish(dusk_node *n, int state, int ndeps) {
   dusk__run *r = n->run;
   bool failed = state == DUSK__FAILED;
+  /* The readers in this compute: added before the result is published, so
+     that another compute never sees DONE with no ref on it. */
+  if (ndeps)
+    atomic_fetch_add_explicit(&n->refs, ndeps, memory_order_relaxed);
   atomic_store_explicit(&n->state, (uint8_t)state, memory_order_seq_cst);
   if (atomic_load_explicit(&n->flags, memory_order_seq_cst) & DUSK__WAITERS)
     notify_waiters(n, failed);
@@ -274,6 +278,7 @@ static void set_failure(dusk_node *n, int how, int code, dusk_node *cause) {
 /* The node will not run: the compute stopped, or an argument failed. */
 static dusk_node *skip(dusk_node *n) {
   dusk__run *r = n->run;
+  int ndeps = (int)n->val.i64;
   dusk_node *const *args = dusk__args(n);
   dusk_node *cause = NULL;
   for (int i = 0; i < n->nargs && !cause; i++)
@@ -285,7 +290,7 @@ static dusk_node *skip(dusk_node *n) {
     set_failure(n, DUSK__FAIL_UPSTREAM, code ? code : DUSK_ETASK, cause);
   else
     set_failure(n, DUSK__FAIL_STOPPED, code, atomic_load(&r->cause));
-  return finish(n, DUSK__FAILED);
+  return finish(n, DUSK__FAILED, ndeps);
 }
 
 /* ------------------------------------------------------------- errors */
@@ -503,13 +508,16 @@ static void args_put(dusk_value *a, int n) {
 /* Run n's task. Returns a dependent to run next, or NULL. */
 static dusk_node *run_task(dusk_node *n) {
   dusk__run *r = n->run;
+  int ndeps = (int)n->val.i64; /* the value slot counts them until it is set */
+  /* Its dependents are read when it finishes: start fetching them now. */
+  __builtin_prefetch((const void *)(n->deps & ~(uintptr_t)DEPS_TAGS), 1);
   dusk_value local[INLINE_ARGS];
   dusk_value *argv = local;
   if (n->nargs > INLINE_ARGS && !(argv = args_get(n->nargs))) {
     mark_failed(r, DUSK_ENOMEM, n);
     release_args(n);
     record_task_failure(n, DUSK_ENOMEM, NULL);
-    return finish(n, DUSK__FAILED);
+    return finish(n, DUSK__FAILED, ndeps);
   }
   dusk_node *const *args = dusk__args(n);
   for (int i = 0; i < n->nargs; i++)
@@ -533,10 +541,10 @@ static dusk_node *run_task(dusk_node *n) {
     dusk_value_clear(&out);
     mark_failed(r, rc, n);
     record_task_failure(n, rc, t.msg);
-    return finish(n, DUSK__FAILED);
+    return finish(n, DUSK__FAILED, ndeps);
   }
   dusk__free(t.msg);
-  return finish(n, DUSK__DONE);
+  return finish(n, DUSK__DONE, ndeps);
 }
 
 void dusk__exec(void *item) {
@@ -795,12 +803,37 @@ static enum link link_logged(dusk__run *r, dusk_node *n, dusk_node *consumer) {
   return k;
 }
 
-/* Walk back from the claimed targets, claiming what they need. */
+/* Make room in r->ready for `more` nodes. -1 when out of memory. */
+static int reserve_ready(dusk__run *r, size_t more) {
+  if (r->nready + more <= r->readycap)
+    return 0;
+  size_t cap = r->readycap ? 2 * r->readycap : 256;
+  while (cap < r->nready + more)
+    cap *= 2;
+  dusk_node **a = dusk__malloc_big(cap * sizeof *a);
+  if (!a)
+    return -1;
+  if (r->nready)
+    memcpy(a, r->ready, r->nready * sizeof *a);
+  dusk__free(r->ready);
+  r->ready = a;
+  r->readycap = cap;
+  return 0;
+}
+
+/*
+** Walk back from the claimed targets, claiming what they need, in one pass:
+** each claimed node learns how many arguments it waits for (pending), and
+** each argument it waits for in this compute lists it as a dependent. A node
+** with nothing to wait for is ready. A node that waits on another compute
+** keeps a bias of one in pending (that compute may count it down any time),
+** lifted by lift_biases() once everything is wired.
+*/
 static int walk(dusk__run *r) {
   for (size_t i = 0; i < r->norder; i++) {
     dusk_node *c = r->order[i];
     dusk_node *const *args = dusk__args(c);
-    int ready = 0;
+    int avail = 0;
     for (int j = 0; j < c->nargs; j++) {
       dusk_node *a = args[j];
       switch (link_logged(r, a, c)) {
@@ -809,27 +842,51 @@ static int walk(dusk__run *r) {
           return DUSK_ENOMEM;
         break;
       case LINK_WAIT:
-        c->deps |= DEPS_WAITS; /* its pending is counted down by others */
+        c->deps |= DEPS_WAITS;
         break;
       case LINK_FAILED:
         mark_failed(r, DUSK_ETASK, a);
-        ready++; /* it will not be waited for */
+        avail++; /* it will not be waited for */
         break;
       case LINK_NONE:
       case LINK_HELD:
-        ready++;
+        avail++;
         break;
       case LINK_NOMEM:
         return DUSK_ENOMEM;
       }
     }
-    if (!ready)
-      continue;
-    if (c->deps & DEPS_WAITS) /* cannot reach zero: the bias stays */
-      atomic_fetch_sub_explicit(&c->pending, ready, memory_order_relaxed);
-    else /* no one else counts it down yet: no atomic needed */
-      atomic_store_explicit(&c->pending, 1 + c->nargs - ready,
+    if (c->deps & DEPS_WAITS) {
+      if (avail) /* cannot reach zero: the bias stays */
+        atomic_fetch_sub_explicit(&c->pending, avail, memory_order_relaxed);
+    } else {
+      /* No one else counts it down: no atomic, and no bias needed, since
+         nothing it waits for runs before the walk is over. */
+      atomic_store_explicit(&c->pending, c->nargs - avail,
                             memory_order_relaxed);
+      if (avail == c->nargs) {
+        if (reserve_ready(r, 1) != 0)
+          return DUSK_ENOMEM;
+        r->ready[r->nready++] = c;
+      }
+    }
+  }
+  return 0;
+}
+
+/* Lift the bias of the nodes that wait on other computes; those with
+   nothing left to wait for are ready. */
+static int lift_biases(dusk__run *r) {
+  if (reserve_ready(r, r->nlog) != 0) /* at most one per logged link */
+    return DUSK_ENOMEM;
+  for (size_t i = 0; i < r->nlog; i++) {
+    link_entry *e = &r->log[i];
+    dusk_node *c = e->consumer;
+    if (e->kind != LINK_WAIT || !c || !(c->deps & DEPS_WAITS))
+      continue;
+    c->deps &= ~(uintptr_t)DEPS_WAITS;
+    if (count_down(c))
+      r->ready[r->nready++] = c;
   }
   return 0;
 }
@@ -854,37 +911,8 @@ static void undo(dusk__run *r) {
       atomic_fetch_sub(&r->targets_left, 1);
     n->deps = 0;
     set_failure(n, DUSK__FAIL_STOPPED, DUSK_ENOMEM, NULL);
-    finish(n, DUSK__FAILED);
+    finish(n, DUSK__FAILED, 0);
   }
-}
-
-/* Add the refs of each claimed node, then lift its bias; collect the nodes
-   that are ready into order[0, *nready). */
-static size_t arm(dusk__run *r) {
-  size_t nready = 0;
-  for (size_t i = 0; i < r->norder; i++) {
-    dusk_node *n = r->order[i];
-    uintptr_t deps = n->deps;
-    int refs = (int)n->val.i64;
-    n->val.i64 = 0;
-    if (deps & DEPS_TARGET) {
-      atomic_fetch_or(&n->flags, DUSK__KEEP);
-      refs++;
-    }
-    if (refs)
-      atomic_fetch_add_explicit(&n->refs, refs, memory_order_relaxed);
-    bool ready;
-    if (deps & DEPS_WAITS) {
-      ready = count_down(n);
-    } else {
-      int p = atomic_load_explicit(&n->pending, memory_order_relaxed) - 1;
-      atomic_store_explicit(&n->pending, p, memory_order_relaxed);
-      ready = p == 0;
-    }
-    if (ready)
-      r->order[nready++] = n;
-  }
-  return nready;
 }
 
 /* ---------------------------------------------------------- the compute */
@@ -921,7 +949,7 @@ static dusk__run *run_get(dusk_graph *g) {
   atomic_store(&r->targets_left, 1); /* a bias until set up */
   atomic_store(&r->done, 0);
   r->helper = dusk__pool_worker(pool) >= 0;
-  r->norder = r->nlog = 0;
+  r->norder = r->nlog = r->nready = 0;
   r->cells_cur = NULL;
   return r;
 }
@@ -933,6 +961,7 @@ static void run_free(dusk__run *r) {
     dusk__free(b);
   }
   dusk__free(r->log);
+  dusk__free(r->ready);
   pthread_mutex_destroy(&r->lock);
   pthread_cond_destroy(&r->cond);
   dusk__free(r);
@@ -978,9 +1007,11 @@ static int link_targets(dusk__run *r, int n, dusk_node *const *nodes) {
       atomic_fetch_sub(&r->targets_left, 1);
       return DUSK_ENOMEM;
     }
-    if (k == LINK_LOCAL && !(t->deps & DEPS_TARGET))
+    if (k == LINK_LOCAL && !(t->deps & DEPS_TARGET)) {
       t->deps |= DEPS_TARGET;
-    else if (k != LINK_WAIT)
+      atomic_fetch_or(&t->flags, DUSK__KEEP);
+      atomic_fetch_add(&t->refs, 1); /* the keep */
+    } else if (k != LINK_WAIT)
       atomic_fetch_sub(&r->targets_left, 1);
     if (k == LINK_FAILED)
       mark_failed(r, DUSK_ETASK, t);
@@ -1049,6 +1080,8 @@ int dusk_compute_many(dusk_graph *g, int n, dusk_node *const *nodes,
   rc = link_targets(r, n, nodes);
   if (!rc)
     rc = walk(r);
+  if (!rc)
+    rc = lift_biases(r);
   if (rc) {
     undo(r);
     for (int i = 0; outs && i < n; i++)
@@ -1058,11 +1091,8 @@ int dusk_compute_many(dusk_graph *g, int n, dusk_node *const *nodes,
     run_put(g, r);
     return dusk__set_error(rc, "compute: out of memory while setting up");
   }
-  size_t nready = arm(r);
-  if (nready &&
-      dusk__pool_push_many(r->pool, (void *const *)r->order, nready) != 0)
-    for (size_t i = 0; i < nready; i++) /* no memory to queue: run here */
-      dusk__exec(r->order[i]);
+  dusk__pool_push_batch(r->pool, &r->batch, (void *const *)r->ready,
+                        r->nready);
   if (atomic_fetch_sub(&r->targets_left, 1) != 1)
     wait_run(r);
   rc = settle(r, n, nodes, outs);

@@ -34,6 +34,9 @@ typedef struct dusk__run {
   pthread_cond_t cond;
   dusk_node **order;          /* claimed nodes, targets first (BFS)      */
   size_t norder, cap;
+  dusk_node **ready;          /* claimed nodes with nothing to wait for  */
+  size_t nready, readycap;
+  dusk__batch batch;          /* how the pool reads ready[] (no copy)    */
   struct dusk__cells *cells;  /* arena of dependent lists (kept)         */
   struct dusk__cells *cells_cur;
   struct dusk__link *log;     /* links to nodes of no one or of others   */
