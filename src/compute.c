@@ -3,7 +3,7 @@
 ** free intermediates as their last consumer finishes, and report.
 **
 ** The idea. Building records only arguments. A compute walks back from its
-** targets (breadth first, no recursion) and claims every node that has no
+** targets (depth first, with an explicit stack) and claims every node that has no
 ** result and that no other compute is running; those are its nodes. For each
 ** it counts the arguments it must wait for (pending) and the consumers that
 ** will read its result (refs), and lists who to notify when it finishes (its
@@ -559,19 +559,28 @@ void dusk__exec(void *item) {
 
 /* ------------------------------------------------------------ claiming */
 
-static int append(dusk__run *r, dusk_node *n) {
-  if (r->norder == r->cap) {
-    size_t cap = r->cap ? 2 * r->cap : 256;
+/*
+** The claimed nodes live in one array: the walked ones at the front,
+** order[0, norder), and a stack of those still to walk at the back,
+** order[top, cap), growing down. A node moves from the stack to the front
+** when it is walked, so the array never holds more than the claimed nodes.
+*/
+static int push_claimed(dusk__run *r, dusk_node *n) {
+  if (r->top == r->norder) { /* full: double, keeping the stack at the end */
+    size_t cap = r->cap ? 2 * r->cap : 256, depth = r->cap - r->top;
     dusk_node **o = dusk__malloc_big(cap * sizeof *o);
     if (!o)
       return -1;
     if (r->norder)
       memcpy(o, r->order, r->norder * sizeof *o);
+    if (depth)
+      memcpy(o + cap - depth, r->order + r->top, depth * sizeof *o);
     dusk__free(r->order);
     r->order = o;
     r->cap = cap;
+    r->top = cap - depth;
   }
-  r->order[r->norder++] = n;
+  r->order[--r->top] = n;
   return 0;
 }
 
@@ -586,7 +595,7 @@ static enum claim_result claim(dusk__run *r, dusk_node *n, int s) {
   uint8_t expect = (uint8_t)s;
   if (!atomic_compare_exchange_strong(&n->state, &expect, DUSK__CLAIMING))
     return NOT_CLAIMABLE;
-  if (append(r, n) != 0) {
+  if (push_claimed(r, n) != 0) {
     atomic_store_explicit(&n->state, (uint8_t)s, memory_order_release);
     return CLAIM_NOMEM;
   }
@@ -822,7 +831,8 @@ static int reserve_ready(dusk__run *r, size_t more) {
 }
 
 /*
-** Walk back from the claimed targets, claiming what they need, in one pass:
+** Walk back from the claimed targets, claiming what they need, in one pass
+** (depth first):
 ** each claimed node learns how many arguments it waits for (pending), and
 ** each argument it waits for in this compute lists it as a dependent. A node
 ** with nothing to wait for is ready. A node that waits on another compute
@@ -830,8 +840,12 @@ static int reserve_ready(dusk__run *r, size_t more) {
 ** lifted by lift_biases() once everything is wired.
 */
 static int walk(dusk__run *r) {
-  for (size_t i = 0; i < r->norder; i++) {
-    dusk_node *c = r->order[i];
+  /* Depth first, newest argument first: that follows the order in which
+     nodes were built (a grid row by row, a tree right to left, a chain end
+     to start), so the walk reads memory mostly in sequence. */
+  while (r->top < r->cap) {
+    dusk_node *c = r->order[r->top++];
+    r->order[r->norder++] = c;
     dusk_node *const *args = dusk__args(c);
     int avail = 0;
     for (int j = 0; j < c->nargs; j++) {
@@ -905,7 +919,9 @@ static void undo(dusk__run *r) {
     if (e->kind == LINK_HELD || e->kind == LINK_WAIT)
       release(e->node);
   }
-  for (size_t i = 0; i < r->norder; i++) {
+  for (size_t i = 0; i < r->cap; i++) {
+    if (i >= r->norder && i < r->top)
+      continue; /* neither walked nor still to walk */
     dusk_node *n = r->order[i];
     if (n->deps & DEPS_TARGET)
       atomic_fetch_sub(&r->targets_left, 1);
@@ -950,6 +966,7 @@ static dusk__run *run_get(dusk_graph *g) {
   atomic_store(&r->done, 0);
   r->helper = dusk__pool_worker(pool) >= 0;
   r->norder = r->nlog = r->nready = 0;
+  r->top = r->cap;
   r->cells_cur = NULL;
   return r;
 }

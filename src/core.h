@@ -32,8 +32,8 @@ typedef struct dusk__run {
   bool helper;                /* the caller is a worker of pool: it helps */
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  dusk_node **order;          /* claimed nodes, targets first (BFS)      */
-  size_t norder, cap;
+  dusk_node **order;          /* claimed: walked at the front, to walk   */
+  size_t norder, top, cap;    /* at the back: [0, norder) and [top, cap) */
   dusk_node **ready;          /* claimed nodes with nothing to wait for  */
   size_t nready, readycap;
   dusk__batch batch;          /* how the pool reads ready[] (no copy)    */
