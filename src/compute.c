@@ -146,10 +146,12 @@ static void release_args(dusk_node *n) {
 
 /* ------------------------------------------------------------ run state */
 
+/* The first failure wins; its cause is published before the flag, so that
+   whoever sees the compute failed also sees which node failed. */
 static void mark_failed(dusk__run *r, int code, dusk_node *cause) {
-  int zero = 0;
-  if (atomic_compare_exchange_strong(&r->failed, &zero, code))
-    atomic_store(&r->cause, cause);
+  dusk_node *none = NULL;
+  if (atomic_compare_exchange_strong(&r->cause, &none, cause))
+    atomic_store(&r->failed, code);
 }
 
 static void finish_run(dusk__run *r) {

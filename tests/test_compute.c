@@ -1282,6 +1282,16 @@ static int t_fail_after_write(dusk_task *t, const dusk_value *args, int nargs,
   return rc == DUSK_ETASK ? rc2 : 0;
 }
 
+/* Calls dusk_fail() but returns 0: a success, with no message. */
+static int t_fail_then_succeed(dusk_task *t, const dusk_value *args,
+                               int nargs, dusk_value *out) {
+  (void)args;
+  (void)nargs;
+  (void)dusk_fail(t, "changed my mind");
+  *out = dusk_i64(8);
+  return 0;
+}
+
 START_TEST(test_errors_message_names_node) {
   tu_reset(64);
   dusk_pool *p = new_pool(2);
@@ -1315,6 +1325,13 @@ START_TEST(test_errors_message_names_node) {
   ck_assert_int_eq(dusk_compute(g, ok, NULL), DUSK_OK);
   ck_assert_ptr_null(dusk_errmsg(ok));
   ck_assert_int_eq(dusk_errcode(ok), DUSK_OK);
+  /* dusk_fail() followed by return 0 is a success: no message. */
+  dusk_node *fine = dusk_delayed(g, t_fail_then_succeed);
+  dusk_value v8;
+  ck_assert_int_eq(dusk_compute(g, fine, &v8), DUSK_OK);
+  ck_assert_int_eq(v8.i64, 8);
+  ck_assert_ptr_null(dusk_errmsg(fine));
+  ck_assert_int_eq(dusk_errcode(fine), DUSK_OK);
   dusk_graph_free(g);
   dusk_pool_free(p);
   tu_done();
@@ -2238,9 +2255,30 @@ static int cores_now(int *alt) {
 }
 
 /*
-** In a child process (the default pool is made once per process): set
-** DUSK_NUM_THREADS (NULL: unset), make the default pool, report its size,
-** the threads it started, and dusk_pool_new(0)'s size; stderr is captured.
+** The child's side, in a fresh process (main() calls it when
+** DUSK_TEST_NUM_THREADS_CHILD names the pipe to report on): make the default
+** pool, report its size, the threads it started, and dusk_pool_new(0)'s size.
+*/
+static int num_threads_child(int fd) {
+  child_report r = {0};
+  int before = tu_thread_baseline();
+  dusk_pool *d = dusk_default_pool();
+  r.default_size = d != NULL ? dusk_pool_size(d) : -1;
+  dusk_graph *g = dusk_graph_new();
+  r.computed = dusk_compute(g, dusk_delayed(g, t_count), NULL) == DUSK_OK;
+  dusk_graph_free(g);
+  r.thread_delta = tu_thread_count() - before;
+  dusk_pool *p0 = dusk_pool_new(0);
+  r.pool0_size = p0 != NULL ? dusk_pool_size(p0) : -1;
+  dusk_pool_free(p0);
+  return write(fd, &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1;
+}
+
+/*
+** Run num_threads_child() with DUSK_NUM_THREADS set to env (NULL: unset) in
+** a new process image, since the default pool is made once per process and
+** threads do not survive fork (this works with CK_FORK=no too). The child's
+** stderr is captured into err.
 */
 static child_report run_child(const char *env, char *err, size_t errlen) {
   child_report rep;
@@ -2254,39 +2292,32 @@ static child_report run_child(const char *env, char *err, size_t errlen) {
   pid_t pid = fork();
   ck_assert_int_ge(pid, 0);
   if (pid == 0) {
+    char fd[16];
+    snprintf(fd, sizeof fd, "%d", pfd[1]);
     close(pfd[0]);
     dup2(fileno(errf), 2);
+    setenv("DUSK_TEST_NUM_THREADS_CHILD", fd, 1);
     if (env != NULL)
       setenv("DUSK_NUM_THREADS", env, 1);
     else
       unsetenv("DUSK_NUM_THREADS");
-    child_report r = {0};
-    int before = tu_thread_baseline();
-    dusk_pool *d = dusk_default_pool();
-    r.default_size = d != NULL ? dusk_pool_size(d) : -1;
-    dusk_graph *g = dusk_graph_new();
-    r.computed = dusk_compute(g, dusk_delayed(g, t_count), NULL) == DUSK_OK;
-    dusk_graph_free(g);
-    r.thread_delta = tu_thread_count() - before;
-    dusk_pool *p0 = dusk_pool_new(0);
-    r.pool0_size = p0 != NULL ? dusk_pool_size(p0) : -1;
-    dusk_pool_free(p0);
-    ssize_t w = write(pfd[1], &r, sizeof r);
-    _exit(w == (ssize_t)sizeof r ? 0 : 1);
+    execl("/proc/self/exe", "test_compute", (char *)NULL);
+    _exit(127);
   }
   close(pfd[1]);
   ssize_t got = read(pfd[0], &rep, sizeof rep);
   close(pfd[0]);
   int status = 0;
   waitpid(pid, &status, 0);
-  ck_assert_msg(got == (ssize_t)sizeof rep && WIFEXITED(status) &&
-                    WEXITSTATUS(status) == 0,
-                "child for DUSK_NUM_THREADS=%s failed", env ? env : "(unset)");
   fflush(errf);
   rewind(errf);
   size_t n = fread(err, 1, errlen - 1, errf);
   err[n] = '\0';
   fclose(errf);
+  ck_assert_msg(got == (ssize_t)sizeof rep && WIFEXITED(status) &&
+                    WEXITSTATUS(status) == 0,
+                "child for DUSK_NUM_THREADS=%s failed (status %d): %s",
+                env ? env : "(unset)", status, err);
   return rep;
 }
 
@@ -2452,6 +2483,9 @@ static Suite *compute_suite(void) {
 }
 
 int main(void) {
+  const char *child = getenv("DUSK_TEST_NUM_THREADS_CHILD");
+  if (child != NULL)
+    return num_threads_child(atoi(child));
   SRunner *sr = srunner_create(compute_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
