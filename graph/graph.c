@@ -17,6 +17,7 @@
 #include "graph/graph.h"
 #include "src/alloc.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@
 
 #include "src/uthash_dusk.h"
 
-enum { ARENA_BLOCK = 64 * 1024, SMALL_CHUNKS = 4 };
+enum { ARENA_BLOCK = 64 * 1024, SMALL_CHUNKS = 4, SMALL_BLOCKS = 4 };
 
 typedef struct dusk__fname {
   dusk_fn fn;
@@ -140,6 +141,12 @@ static int new_chunk(dusk_graph *g) {
   return 0;
 }
 
+/*
+** Argument arrays. Small ones are carved from blocks: the first few blocks
+** are allocated alone, later ones are slabs (kept for reuse like the node
+** chunks, since a graph of two-argument calls has as many bytes of arrays as
+** of nodes). An array larger than a quarter block gets its own allocation.
+*/
 static void *arena_alloc(dusk_graph *g, size_t n) {
   n = (n + 15) & ~(size_t)15;
   if ((size_t)(tls.arena_end - tls.arena) >= n) {
@@ -147,17 +154,21 @@ static void *arena_alloc(dusk_graph *g, size_t n) {
     tls.arena += n;
     return p;
   }
-  size_t size = n > ARENA_BLOCK / 4 ? n + sizeof(dusk__block) : ARENA_BLOCK;
-  dusk__block *b = dusk__malloc_big(size);
+  bool shared = n <= ARENA_BLOCK / 4;
+  bool slab = shared && g->nblocks >= SMALL_BLOCKS;
+  size_t size = slab ? DUSK__SLAB_SIZE : shared ? ARENA_BLOCK
+                                               : n + sizeof(dusk__block) + 16;
+  dusk__block *b = slab ? dusk__slab_get() : dusk__malloc_big(size);
   if (!b)
     return NULL;
-  b->size = size;
+  b->size = slab ? 0 : size; /* 0: a slab, given back to the cache */
   pthread_mutex_lock(&g->lock);
   b->next = g->blocks;
   g->blocks = b;
+  g->nblocks += shared;
   pthread_mutex_unlock(&g->lock);
   char *start = (char *)b + ((sizeof *b + 15) & ~(size_t)15);
-  if (size == ARENA_BLOCK) { /* a shared block: the rest serves later calls */
+  if (shared) { /* the rest serves later calls */
     tls.arena = start + n;
     tls.arena_end = (char *)b + size;
   }
@@ -340,7 +351,10 @@ void dusk__graph_destroy(dusk_graph *g) {
   }
   for (dusk__block *b = g->blocks, *next; b; b = next) {
     next = b->next;
-    dusk__free(b);
+    if (b->size)
+      dusk__free(b);
+    else
+      dusk__slab_put(b);
   }
   fname *f, *ftmp;
   HASH_ITER(hh, g->fnames, f, ftmp) {
@@ -367,7 +381,7 @@ void dusk__graph_destroy(dusk_graph *g) {
 ** the work itself (about 4 us a page here), so up to CACHED_SLABS slabs are
 ** kept for the next graph of any thread.
 */
-enum { CACHED_SLABS = 64 };
+enum { CACHED_SLABS = 128 };
 static pthread_mutex_t slab_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *free_slabs[CACHED_SLABS];
 static int nfree_slabs;

@@ -110,6 +110,7 @@ struct dusk_graph {
   dusk__block *blocks;    /* every arena block                             */
   uint64_t next_id;
   int nsmall;             /* chunks allocated alone                        */
+  int nblocks;            /* shared argument blocks                        */
   char *slab_cur, *slab_end; /* the slab chunks are carved from           */
   dusk_node *spare_cur, *spare_end; /* a range a thread gave back          */
   char *spare_arena, *spare_arena_end;

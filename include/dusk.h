@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,7 +58,8 @@ extern "C" {
   X(DUSK_ETIMEDOUT, -5, "timed out")                                          \
   X(DUSK_ENORESULT, -6, "no result: the node is not computed or kept")        \
   X(DUSK_EBUSY, -7, "the result is in use by a running compute")             \
-  X(DUSK_ETHREAD, -8, "could not start a thread")
+  X(DUSK_ETHREAD, -8, "could not start a thread")                            \
+  X(DUSK_EIO, -9, "input/output failed: a file or a helper program")
 
 typedef enum dusk_code {
 #define DUSK__ENUM(name, value, text) name = value,
@@ -311,6 +313,100 @@ DUSK_API const char *dusk_errmsg(const dusk_node *n);
 
 /* The error code of n's last compute: DUSK_OK when it did not fail. */
 DUSK_API int dusk_errcode(const dusk_node *n);
+
+/* ---- seeing the graph ---- */
+
+/*
+** How dusk_write_dot() draws. Every field's zero is its default, so
+** `dusk_dot_options o = {0};` (or a NULL pointer) asks for the defaults.
+**
+** rankdir: the direction the arrows point, from arguments to their
+** consumers: left to right (the default), top to bottom, bottom to top (as
+** dask draws), right to left.
+**
+** view: DUSK_DOT_AUTO (the default) draws every node up to `threshold`
+** nodes and collapses a larger picture; DUSK_DOT_EXPANDED always draws every
+** node; DUSK_DOT_COLLAPSED always collapses. A collapsed picture draws one
+** node per group of nodes that share a name once a trailing "-<digits>",
+** "#<digits>" or "[<digits>]" is stripped ("load-17" and "load-18" are
+** "load ×2"; nodes of dusk_delayed() are named after their function, so
+** they group by function), with how many nodes of each state it holds, and
+** one edge per pair of groups, labelled with how many edges it stands for.
+** When names still give more than a couple of hundred groups, nodes are
+** grouped by their function instead. graphviz's `dot` takes seconds for a
+** thousand nodes and minutes for ten thousand; a collapsed million-node
+** graph is a few kilobytes that it draws at once.
+**
+** threshold: the number of nodes above which DUSK_DOT_AUTO collapses;
+** 0: DUSK_DOT_THRESHOLD.
+*/
+typedef enum dusk_dot_rankdir {
+  DUSK_DOT_LR,
+  DUSK_DOT_TB,
+  DUSK_DOT_BT,
+  DUSK_DOT_RL
+} dusk_dot_rankdir;
+
+typedef enum dusk_dot_view {
+  DUSK_DOT_AUTO,
+  DUSK_DOT_EXPANDED,
+  DUSK_DOT_COLLAPSED
+} dusk_dot_view;
+
+#define DUSK_DOT_THRESHOLD 500
+
+typedef struct dusk_dot_options {
+  dusk_dot_rankdir rankdir;
+  dusk_dot_view view;
+  size_t threshold;
+} dusk_dot_options;
+
+/*
+** Write, in graphviz's DOT language, the part of g that nodes[0..count-1]
+** need: those nodes and every node they depend on, however deep (the walk
+** uses no recursion). Calls are ellipses labelled with their names
+** (dusk_name()), literals are boxes that show their value (the number, or
+** "ptr" and its size), and each argument has an arrow to its consumer.
+** Nodes are coloured by their state now, and carry it as a class (for CSS
+** in SVG output) and in a tooltip: "idle" (never computed), "running",
+** "done" (ran; its result kept by no one, so already freed, or still read),
+** "kept" (its result is kept, see dusk_compute()), "failed" (its task
+** failed; the tooltip is dusk_errmsg()), "not run" (a failure upstream, or
+** the compute stopping, kept it from running). A legend counts the states
+** once anything has been computed. Any name gives valid DOT: quotes,
+** backslashes, newlines, '&' and non-ASCII text are written so that the
+** drawing shows the name as it is (invalid UTF-8 and control characters as
+** U+FFFD; labels past 200 bytes are cut with "…").
+** Returns DUSK_OK; DUSK_EINVAL (NULL g or out, count < 1, nodes NULL, a NULL
+** node, a node of another graph, an option out of range); DUSK_ENOMEM;
+** DUSK_EIO (writing to out failed). Every error sets dusk_last_error(). It
+** writes nothing when it fails before writing (bad arguments, no memory).
+** Ownership: out stays the caller's; it is flushed, not closed.
+** Threads: any thread, also a task, but not while a compute on g runs or
+** the drawn nodes are renamed: the states and names it reads would be torn.
+*/
+DUSK_API int dusk_write_dot(dusk_graph *g, dusk_node *const *nodes, int count,
+                            FILE *out, const dusk_dot_options *opt);
+
+/*
+** Draw what nodes[0..count-1] need into the file `path`, in the format its
+** extension names: ".svg", ".png" or ".pdf" run graphviz's `dot` (found on
+** the PATH, started without a shell, so any file name works); ".dot" or
+** ".gv" write the DOT text only. Defaults as dusk_write_dot() with NULL
+** options; dusk_visualize_opt() takes options.
+** Returns DUSK_OK; DUSK_EINVAL (as dusk_write_dot(), or a NULL path, or
+** another extension); DUSK_ENOMEM; DUSK_EIO (the file cannot be written,
+** `dot` is not on the PATH, or it failed: dusk_last_error() says which,
+** with what `dot` printed). On failure `path` is left as it was: the output
+** is written beside it and renamed into place when complete.
+** Threads: as dusk_write_dot(); the calling thread waits for `dot`.
+*/
+DUSK_API int dusk_visualize(dusk_graph *g, dusk_node *const *nodes, int count,
+                            const char *path);
+
+DUSK_API int dusk_visualize_opt(dusk_graph *g, dusk_node *const *nodes,
+                                int count, const char *path,
+                                const dusk_dot_options *opt);
 
 #ifdef __cplusplus
 }

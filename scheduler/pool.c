@@ -211,6 +211,10 @@ static void *steal_round(worker *w) {
 
 static void *find_work(worker *w) {
   void *x = dusk__deque_pop(&w->q);
+  if (!x) { /* dry: let the user publish what it deferred, which may push */
+    w->pool->run(NULL);
+    x = dusk__deque_pop(&w->q);
+  }
   if (!x)
     x = take_inbox(w);
   if (!x)

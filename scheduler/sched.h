@@ -39,6 +39,12 @@ long dusk__deque_size(dusk__deque *q);            /* a snapshot; any thread */
 /* ------------------------------------------------------------ the pool */
 
 typedef struct dusk_pool dusk__pool;
+
+/*
+** The pool's run function: run(item) for every item pushed, and run(NULL)
+** on a worker whose own deque has run dry, before it looks elsewhere or
+** sleeps: the user may have deferred work (counts to publish) until then.
+*/
 typedef void (*dusk__run_fn)(void *item);
 
 /* Items lent to the pool without a copy (see dusk__pool_push_batch). */

@@ -51,6 +51,7 @@
 #include "src/uthash_dusk.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,12 +230,46 @@ static void notify_waiters(dusk_node *n, bool failed) {
 }
 
 /*
+** Deferred counts. When many tasks feed one consumer (a sum of a million
+** values), counting it down for each is one contended atomic per task, the
+** cache line bouncing between workers. Instead a worker counts locally while
+** the consumer stays the same and publishes the sum with one atomic when it
+** moves on to another consumer or when its deque runs dry (the pool calls
+** dusk__exec(NULL) then, before it steals or sleeps). The consumer cannot
+** run before all its counts arrive anyway; the delay is bounded by the run
+** of one worker's deque.
+*/
+static _Thread_local dusk_node *deferred;
+static _Thread_local int deferred_count;
+
+static void publish_deferred(void) {
+  dusk_node *d = deferred;
+  int k = deferred_count;
+  deferred = NULL;
+  deferred_count = 0;
+  if (d && atomic_fetch_sub_explicit(&d->pending, k, memory_order_acq_rel) == k)
+    push_or_run(d);
+}
+
+/* Defer one count of d; false when it must be counted now (not on a worker:
+   no one would publish it). */
+static bool defer_count(dusk_node *d, bool in_pool) {
+  if (!in_pool || dusk__pool_worker(d->run->pool) < 0)
+    return false;
+  if (deferred != d)
+    publish_deferred();
+  deferred = d;
+  deferred_count++;
+  return true;
+}
+
+/*
 ** n ran (or was skipped): take the refs of its ndeps dependents, publish
 ** its state, wake waiters, count down its dependents. Returns one dependent that is ready, for the caller to run
 ** next; the others are pushed. Touches nothing of the compute afterwards
 ** except through target_finished(), which is last.
 */
-static dusk_node *finish(dusk_node *n, int state, int ndeps) {
+static dusk_node *finish(dusk_node *n, int state, int ndeps, bool in_pool) {
   dusk__run *r = n->run;
   bool failed = state == DUSK__FAILED;
   /* The readers in this compute: added before the result is published, so
@@ -248,8 +283,13 @@ static dusk_node *finish(dusk_node *n, int state, int ndeps) {
   dusk_node *next = NULL;
   if (deps & DEPS_ONE) {
     dusk_node *d = (dusk_node *)(deps & ~(uintptr_t)DEPS_TAGS);
-    /* With one argument, we are its only count: no atomic needed. */
-    if (d->nargs == 1 || count_down(d))
+    /* With one argument, we are its only count: no atomic needed. With
+       many, defer the count if the last one we deferred was for d too. */
+    if (d->nargs == 1)
+      next = d;
+    else if (defer_count(d, in_pool))
+      ;
+    else if (count_down(d))
       next = d;
   } else {
     /* Read each cell before counting down: the count that makes the last
@@ -292,7 +332,7 @@ static dusk_node *skip(dusk_node *n) {
     set_failure(n, DUSK__FAIL_UPSTREAM, code ? code : DUSK_ETASK, cause);
   else
     set_failure(n, DUSK__FAIL_STOPPED, code, atomic_load(&r->cause));
-  return finish(n, DUSK__FAILED, ndeps);
+  return finish(n, DUSK__FAILED, ndeps, true);
 }
 
 /* ------------------------------------------------------------- errors */
@@ -472,39 +512,35 @@ int dusk_fail(dusk_task *t, const char *fmt, ...) {
 enum { INLINE_ARGS = 8 };
 
 /*
-** The argument array of a task with many arguments. Each thread keeps the
-** largest it needed, so that a wide reduction does not fault in fresh pages
-** on every compute; a task that nests a compute takes the buffer with it, so
-** the tasks it runs meanwhile allocate their own.
+** The argument array of a task with many arguments. The process keeps the
+** last one, so that a wide reduction does not fault in fresh pages on every
+** compute; whoever takes it owns it until it gives it back (a task that
+** nests a compute keeps it meanwhile, and the tasks it runs allocate their
+** own). One for the whole process, not one per thread: a worker that ran a
+** wide task once must not hold its array for good.
 */
-static pthread_key_t spare_key;
-static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
-static _Thread_local dusk_value *spare;
-static _Thread_local size_t spare_cap;
+typedef struct spare {
+  size_t cap;
+  _Alignas(16) dusk_value v[];
+} spare;
 
-static void spare_dtor(void *p) { dusk__free(p); }
-static void spare_init(void) { pthread_key_create(&spare_key, spare_dtor); }
+static _Atomic(spare *) kept_args;
 
 static dusk_value *args_get(int n) {
-  if (spare && spare_cap >= (size_t)n) {
-    dusk_value *a = spare;
-    spare = NULL;
-    pthread_setspecific(spare_key, NULL);
-    return a;
-  }
-  return dusk__malloc_big((size_t)n * sizeof(dusk_value));
+  spare *s = atomic_exchange(&kept_args, NULL);
+  if (s && s->cap >= (size_t)n)
+    return s->v;
+  dusk__free(s);
+  s = dusk__malloc_big(sizeof *s + (size_t)n * sizeof(dusk_value));
+  if (!s)
+    return NULL;
+  s->cap = (size_t)n;
+  return s->v;
 }
 
-static void args_put(dusk_value *a, int n) {
-  if (spare && spare_cap >= (size_t)n) {
-    dusk__free(a);
-    return;
-  }
-  pthread_once(&spare_once, spare_init);
-  dusk__free(spare);
-  spare = a;
-  spare_cap = (size_t)n;
-  pthread_setspecific(spare_key, a);
+static void args_put(dusk_value *v) {
+  spare *s = (spare *)((char *)v - offsetof(spare, v));
+  dusk__free(atomic_exchange(&kept_args, s));
 }
 
 /* Run n's task. Returns a dependent to run next, or NULL. */
@@ -519,7 +555,7 @@ static dusk_node *run_task(dusk_node *n) {
     mark_failed(r, DUSK_ENOMEM, n);
     release_args(n);
     record_task_failure(n, DUSK_ENOMEM, NULL);
-    return finish(n, DUSK__FAILED, ndeps);
+    return finish(n, DUSK__FAILED, ndeps, true);
   }
   dusk_node *const *args = dusk__args(n);
   for (int i = 0; i < n->nargs; i++)
@@ -529,7 +565,7 @@ static dusk_node *run_task(dusk_node *n) {
   dusk_value out = {.kind = DUSK_NONE};
   int rc = n->fn(&t, argv, n->nargs, &out);
   if (argv != local)
-    args_put(argv, n->nargs);
+    args_put(argv);
   release_args(n);
   if (rc == 0 && (out.kind < DUSK_NONE || out.kind > DUSK_PTR)) {
     rc = DUSK_EINVAL;
@@ -543,14 +579,18 @@ static dusk_node *run_task(dusk_node *n) {
     dusk_value_clear(&out);
     mark_failed(r, rc, n);
     record_task_failure(n, rc, t.msg);
-    return finish(n, DUSK__FAILED, ndeps);
+    return finish(n, DUSK__FAILED, ndeps, true);
   }
   dusk__free(t.msg);
-  return finish(n, DUSK__DONE, ndeps);
+  return finish(n, DUSK__DONE, ndeps, true);
 }
 
 void dusk__exec(void *item) {
   dusk_node *n = item;
+  if (!n) { /* the worker ran dry */
+    publish_deferred();
+    return;
+  }
   while (n) {
     if (atomic_load_explicit(&n->run->failed, memory_order_relaxed))
       n = skip(n);
@@ -814,24 +854,6 @@ static enum link link_logged(dusk__run *r, dusk_node *n, dusk_node *consumer) {
   return k;
 }
 
-/* Make room in r->ready for `more` nodes. -1 when out of memory. */
-static int reserve_ready(dusk__run *r, size_t more) {
-  if (r->nready + more <= r->readycap)
-    return 0;
-  size_t cap = r->readycap ? 2 * r->readycap : 256;
-  while (cap < r->nready + more)
-    cap *= 2;
-  dusk_node **a = dusk__malloc_big(cap * sizeof *a);
-  if (!a)
-    return -1;
-  if (r->nready)
-    memcpy(a, r->ready, r->nready * sizeof *a);
-  dusk__free(r->ready);
-  r->ready = a;
-  r->readycap = cap;
-  return 0;
-}
-
 /*
 ** Walk back from the claimed targets, claiming what they need, in one pass
 ** (depth first):
@@ -880,31 +902,36 @@ static int walk(dusk__run *r) {
          nothing it waits for runs before the walk is over. */
       atomic_store_explicit(&c->pending, c->nargs - avail,
                             memory_order_relaxed);
-      if (avail == c->nargs) {
-        if (reserve_ready(r, 1) != 0)
-          return DUSK_ENOMEM;
-        r->ready[r->nready++] = c;
+      if (avail == c->nargs) { /* ready: tag its entry (nodes are aligned) */
+        r->order[r->norder - 1] = (dusk_node *)((uintptr_t)c | 1);
+        r->nready++;
       }
     }
   }
   return 0;
 }
 
-/* Lift the bias of the nodes that wait on other computes; those with
-   nothing left to wait for are ready. */
-static int lift_biases(dusk__run *r) {
-  if (reserve_ready(r, r->nlog) != 0) /* at most one per logged link */
-    return DUSK_ENOMEM;
+/*
+** After a successful walk the claimed list is no longer needed: move the
+** ready nodes (tagged) to its front, then lift the bias of the nodes that
+** wait on other computes and add those that have nothing left to wait for.
+** Nothing here allocates or fails. The ready nodes are order[0, nready).
+*/
+static void gather_ready(dusk__run *r) {
+  size_t k = 0;
+  for (size_t i = 0; i < r->norder; i++)
+    if ((uintptr_t)r->order[i] & 1)
+      r->order[k++] = (dusk_node *)((uintptr_t)r->order[i] & ~(uintptr_t)1);
   for (size_t i = 0; i < r->nlog; i++) {
     link_entry *e = &r->log[i];
     dusk_node *c = e->consumer;
     if (e->kind != LINK_WAIT || !c || !(c->deps & DEPS_WAITS))
       continue;
     c->deps &= ~(uintptr_t)DEPS_WAITS;
-    if (count_down(c))
-      r->ready[r->nready++] = c;
+    if (count_down(c)) /* k < norder: c is a claimed node not yet listed */
+      r->order[k++] = c;
   }
-  return 0;
+  r->nready = k;
 }
 
 /*
@@ -924,12 +951,12 @@ static void undo(dusk__run *r) {
   for (size_t i = 0; i < r->cap; i++) {
     if (i >= r->norder && i < r->top)
       continue; /* neither walked nor still to walk */
-    dusk_node *n = r->order[i];
+    dusk_node *n = (dusk_node *)((uintptr_t)r->order[i] & ~(uintptr_t)1);
     if (n->deps & DEPS_TARGET)
       atomic_fetch_sub(&r->targets_left, 1);
     n->deps = 0;
     set_failure(n, DUSK__FAIL_STOPPED, DUSK_ENOMEM, NULL);
-    finish(n, DUSK__FAILED, 0);
+    finish(n, DUSK__FAILED, 0, false);
   }
 }
 
@@ -980,14 +1007,41 @@ static void run_free(dusk__run *r) {
     dusk__free(b);
   }
   dusk__free(r->log);
-  dusk__free(r->ready);
   pthread_mutex_destroy(&r->lock);
   pthread_cond_destroy(&r->cond);
   dusk__free(r);
 }
 
+/* Keep what is small for the next compute; give large arrays back (they
+   are backed by huge pages, so getting them again costs little), so that
+   memory used once for a large graph is not held for good. */
+static void trim(dusk__run *r) {
+  enum { KEEP_ENTRIES = 1 << 16, KEEP_BLOCKS = 8 };
+  if (r->cap > KEEP_ENTRIES) {
+    dusk__free(r->order);
+    r->order = NULL;
+    r->cap = r->top = 0;
+  }
+  if (r->logcap > KEEP_ENTRIES) {
+    dusk__free(r->log);
+    r->log = NULL;
+    r->logcap = 0;
+  }
+  cells *b = r->cells;
+  for (int i = 1; b && i < KEEP_BLOCKS; i++)
+    b = b->next;
+  if (b) {
+    for (cells *x = b->next, *next; x; x = next) {
+      next = x->next;
+      dusk__free(x);
+    }
+    b->next = NULL;
+  }
+}
+
 static void run_put(dusk_graph *g, dusk__run *r) {
   (void)g;
+  trim(r);
   pthread_mutex_lock(&runs_lock);
   if (ncached_runs < CACHED_RUNS) {
     cached_runs[ncached_runs++] = r;
@@ -1010,6 +1064,7 @@ static void wait_run(dusk__run *r) {
     pthread_mutex_unlock(&r->lock);
     return;
   }
+  publish_deferred(); /* a worker of another pool must not sit on counts */
   pthread_mutex_lock(&r->lock);
   while (!atomic_load(&r->done))
     pthread_cond_wait(&r->cond, &r->lock);
@@ -1099,8 +1154,6 @@ int dusk_compute_many(dusk_graph *g, int n, dusk_node *const *nodes,
   rc = link_targets(r, n, nodes);
   if (!rc)
     rc = walk(r);
-  if (!rc)
-    rc = lift_biases(r);
   if (rc) {
     undo(r);
     for (int i = 0; outs && i < n; i++)
@@ -1110,7 +1163,8 @@ int dusk_compute_many(dusk_graph *g, int n, dusk_node *const *nodes,
     run_put(g, r);
     return dusk__set_error(rc, "compute: out of memory while setting up");
   }
-  dusk__pool_push_batch(r->pool, &r->batch, (void *const *)r->ready,
+  gather_ready(r);
+  dusk__pool_push_batch(r->pool, &r->batch, (void *const *)r->order,
                         r->nready);
   if (atomic_fetch_sub(&r->targets_left, 1) != 1)
     wait_run(r);

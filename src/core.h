@@ -34,9 +34,8 @@ typedef struct dusk__run {
   pthread_cond_t cond;
   dusk_node **order;          /* claimed: walked at the front, to walk   */
   size_t norder, top, cap;    /* at the back: [0, norder) and [top, cap) */
-  dusk_node **ready;          /* claimed nodes with nothing to wait for  */
-  size_t nready, readycap;
-  dusk__batch batch;          /* how the pool reads ready[] (no copy)    */
+  size_t nready;              /* then order[0, nready) are ready nodes   */
+  dusk__batch batch;          /* how the pool reads them (no copy)       */
   struct dusk__cells *cells;  /* arena of dependent lists (kept)         */
   struct dusk__cells *cells_cur;
   struct dusk__link *log;     /* links to nodes of no one or of others   */

@@ -24,6 +24,8 @@ static atomic_long total_runs;
 
 static void run_job(void *x) {
   job *j = x;
+  if (!j) /* the pool says a worker ran dry */
+    return;
   atomic_fetch_add(&j->runs, 1);
   atomic_fetch_add(&total_runs, 1);
   for (int i = 0; i < j->children; i++)
@@ -169,6 +171,8 @@ static void setter_run(void *x);
 static job setter;
 
 static void run_help(void *x) {
+  if (!x)
+    return;
   if (x == &setter) {
     setter_run(x);
     return;
