@@ -155,7 +155,8 @@ static void *arena_alloc(dusk_graph *g, size_t n) {
     return p;
   }
   bool shared = n <= ARENA_BLOCK / 4;
-  bool slab = shared && g->nblocks >= SMALL_BLOCKS;
+  bool slab = shared && atomic_load_explicit(&g->nblocks, memory_order_relaxed) >=
+                            SMALL_BLOCKS;
   size_t size = slab ? DUSK__SLAB_SIZE : shared ? ARENA_BLOCK
                                                : n + sizeof(dusk__block) + 16;
   dusk__block *b = slab ? dusk__slab_get() : dusk__malloc_big(size);
@@ -165,8 +166,9 @@ static void *arena_alloc(dusk_graph *g, size_t n) {
   pthread_mutex_lock(&g->lock);
   b->next = g->blocks;
   g->blocks = b;
-  g->nblocks += shared;
   pthread_mutex_unlock(&g->lock);
+  if (shared)
+    atomic_fetch_add_explicit(&g->nblocks, 1, memory_order_relaxed);
   char *start = (char *)b + ((sizeof *b + 15) & ~(size_t)15);
   if (shared) { /* the rest serves later calls */
     tls.arena = start + n;
@@ -176,7 +178,7 @@ static void *arena_alloc(dusk_graph *g, size_t n) {
 }
 
 dusk_node *dusk__node_new(dusk_graph *g, dusk_fn fn, void *udata, int nargs,
-                          dusk_node *const *args) {
+                          dusk_node *const *args, uint16_t flags) {
   if (tls.serial != g->serial)
     adopt(g);
   dusk_node **argv = NULL;
@@ -194,6 +196,7 @@ dusk_node *dusk__node_new(dusk_graph *g, dusk_fn fn, void *udata, int nargs,
   n->fn = fn;
   n->udata = udata;
   n->nargs = nargs;
+  atomic_init(&n->flags, flags); /* not shared yet: no atomic needed */
   if (nargs == 1)
     n->arg1 = args[0];
   else
@@ -225,6 +228,7 @@ int dusk__node_set_value(dusk_node *n, dusk_value v) {
       return -1;
     *b = (dusk__box){v.ptr, v.size, v.free};
     n->val.ptr = b;
+    atomic_store_explicit(&dusk__graph_of(n)->boxes, true, memory_order_relaxed);
     atomic_fetch_or_explicit(&n->flags, DUSK__BOXED, memory_order_relaxed);
   } else {
     n->val.i64 = v.kind == DUSK_NONE ? 0 : v.i64;
@@ -333,7 +337,9 @@ const char *dusk__graph_name(dusk_graph *g, const dusk_node *n) {
 /* ------------------------------------------------------------- freeing */
 
 void dusk__graph_destroy(dusk_graph *g) {
-  for (dusk__chunk *c = g->chunks; c; c = c->next) {
+  /* Only boxed values own anything: without any, no node needs a look. */
+  bool boxes = atomic_load_explicit(&g->boxes, memory_order_relaxed);
+  for (dusk__chunk *c = boxes ? g->chunks : NULL; c; c = c->next) {
     dusk_node *nodes = (dusk_node *)(c + 1);
     for (uint32_t i = 0; i < c->used; i++) /* nodes [0, used) were built */
       if (atomic_load_explicit(&nodes[i].state, memory_order_relaxed) ==

@@ -110,7 +110,8 @@ struct dusk_graph {
   dusk__block *blocks;    /* every arena block                             */
   uint64_t next_id;
   int nsmall;             /* chunks allocated alone                        */
-  int nblocks;            /* shared argument blocks                        */
+  atomic_int nblocks;     /* shared argument blocks (a hint: any thread)   */
+  atomic_bool boxes;      /* a value was ever boxed (owns memory)          */
   char *slab_cur, *slab_end; /* the slab chunks are carved from           */
   dusk_node *spare_cur, *spare_end; /* a range a thread gave back          */
   char *spare_arena, *spare_arena_end;
@@ -141,10 +142,10 @@ void dusk__graph_destroy(dusk_graph *g);
 
 /*
 ** A new node with its argument array copied in, zeroed but for fn, udata,
-** nargs and args. NULL when out of memory. Any thread.
+** nargs, args and flags. NULL when out of memory. Any thread.
 */
 dusk_node *dusk__node_new(dusk_graph *g, dusk_fn fn, void *udata, int nargs,
-                          dusk_node *const *args);
+                          dusk_node *const *args, uint16_t flags);
 
 /* The number of nodes built (a walk over the chunks). */
 size_t dusk__graph_count(dusk_graph *g);

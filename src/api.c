@@ -48,13 +48,12 @@ dusk_node *dusk_literal(dusk_graph *g, dusk_value v) {
       v.free(v.ptr);
     return NULL;
   }
-  dusk_node *n = dusk__node_new(g, NULL, NULL, 0, NULL);
+  dusk_node *n = dusk__node_new(g, NULL, NULL, 0, NULL, DUSK__LITERAL);
   if (!n || dusk__node_set_value(n, v) != 0) {
     dusk_value_clear(&v);
     dusk__set_error(DUSK_ENOMEM, "literal: out of memory");
     return NULL; /* a node made before the failure stays unused in g */
   }
-  atomic_fetch_or(&n->flags, DUSK__LITERAL);
   atomic_store_explicit(&n->state, DUSK__DONE, memory_order_release);
   return n;
 }
@@ -86,14 +85,13 @@ dusk_node *dusk_call_named(dusk_graph *g, const char *name, dusk_fn fn,
                            void *udata, int nargs, dusk_node *const *args) {
   if (!check_call(g, fn, nargs, args))
     return NULL;
-  dusk_node *n = dusk__node_new(g, fn, udata, nargs, args);
+  dusk_node *n = dusk__node_new(g, fn, udata, nargs, args,
+                                name ? 0 : DUSK__ANON);
   if (!n) {
     dusk__set_error(DUSK_ENOMEM, "call: out of memory");
     return NULL;
   }
-  if (!name)
-    atomic_fetch_or(&n->flags, DUSK__ANON);
-  else if (dusk__graph_name_call(g, n, name) != 0)
+  if (name && dusk__graph_name_call(g, n, name) != 0)
     atomic_fetch_or(&n->flags, DUSK__ANON); /* no memory for the name */
   return n;
 }
@@ -157,7 +155,10 @@ static int default_size(void) {
   return (int)n;
 }
 
+static pthread_once_t fences_once = PTHREAD_ONCE_INIT;
+
 dusk_pool *dusk_pool_new(int nthreads) {
+  pthread_once(&fences_once, dusk__fences_init);
   if (nthreads < 0 || nthreads > MAX_THREADS) {
     dusk__set_error(DUSK_EINVAL, "pool_new: %d threads (0 to %d)", nthreads,
                     MAX_THREADS);
@@ -179,6 +180,7 @@ static pthread_once_t default_once = PTHREAD_ONCE_INIT;
 static dusk_pool *default_pool;
 
 static void make_default(void) {
+  pthread_once(&fences_once, dusk__fences_init);
   int err = 0;
   default_pool = dusk__pool_new(default_size(), dusk__exec, &err);
 }

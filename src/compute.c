@@ -55,6 +55,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#endif
 
 /*
 ** node.deps while a compute owns the node: a pointer with tags in its low
@@ -78,8 +83,16 @@ typedef struct cell { /* 16-byte aligned: its address carries four tags */
 typedef struct dusk__cells {
   struct dusk__cells *next;
   size_t used, cap;
+  bool slab; /* from the slab cache, and given back to it */
   cell cell[];
 } cells;
+
+static void cells_free(cells *b) {
+  if (b->slab)
+    dusk__slab_put(b);
+  else
+    dusk__free(b);
+}
 
 typedef struct dusk__waiter {
   struct dusk__waiter *next;
@@ -172,6 +185,51 @@ static void target_finished(dusk__run *r) {
 }
 
 /* ------------------------------------------------------------ finishing */
+
+/*
+** Finishing a node is a store (its state) followed by a load (its WAITERS
+** flag), and registering a waiter is the mirror image; one side must see
+** the other, which takes a full fence on both sides (Dekker). Finishing
+** happens for every task, registering rarely, so where Linux offers it the
+** finisher only stops the compiler from reordering and the registrant pays
+** for both with membarrier(2), which runs a full fence on every thread of
+** the process (the asymmetric fence of liburcu and Folly). Elsewhere, and
+** under ThreadSanitizer, which cannot see membarrier, both sides fence.
+*/
+#if defined(__linux__) && defined(SYS_membarrier) && !DUSK__TSAN
+#define HAVE_MEMBARRIER 1
+#else
+#define HAVE_MEMBARRIER 0
+#endif
+
+static bool heavy; /* set once, before any pool exists */
+
+void dusk__fences_init(void) {
+#if HAVE_MEMBARRIER
+  heavy = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                  0, 0) == 0;
+#endif
+}
+
+static void heavy_barrier(void) {
+#if HAVE_MEMBARRIER
+  if (heavy && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0,
+                       0) == 0)
+    return;
+#endif
+  atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* Store n's final state; returns its flags as read after the store. */
+static uint16_t publish_state(dusk_node *n, uint8_t state) {
+  if (heavy) {
+    atomic_store_explicit(&n->state, state, memory_order_release);
+    atomic_signal_fence(memory_order_seq_cst);
+    return atomic_load_explicit(&n->flags, memory_order_relaxed);
+  }
+  atomic_store_explicit(&n->state, state, memory_order_seq_cst);
+  return atomic_load_explicit(&n->flags, memory_order_seq_cst);
+}
 
 /* Count down a consumer; true when it has nothing left to wait for. */
 static bool count_down(dusk_node *d) {
@@ -276,8 +334,7 @@ static dusk_node *finish(dusk_node *n, int state, int ndeps, bool in_pool) {
      that another compute never sees DONE with no ref on it. */
   if (ndeps)
     atomic_fetch_add_explicit(&n->refs, ndeps, memory_order_relaxed);
-  atomic_store_explicit(&n->state, (uint8_t)state, memory_order_seq_cst);
-  if (atomic_load_explicit(&n->flags, memory_order_seq_cst) & DUSK__WAITERS)
+  if (publish_state(n, (uint8_t)state) & DUSK__WAITERS)
     notify_waiters(n, failed);
   uintptr_t deps = n->deps;
   dusk_node *next = NULL;
@@ -667,6 +724,7 @@ static bool add_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer,
   bool added = false;
   pthread_mutex_lock(&g->lock);
   atomic_fetch_or_explicit(&n->flags, DUSK__WAITERS, memory_order_seq_cst);
+  heavy_barrier();
   int s = atomic_load_explicit(&n->state, memory_order_seq_cst);
   if ((s == DUSK__CLAIMED || s == DUSK__RUNNING) && w) {
     wlist *l = NULL;
@@ -778,11 +836,13 @@ static cell *cell_new(dusk__run *r) {
   cells *b = r->cells_cur;
   if (!b || b->used == b->cap) {
     b = b ? b->next : r->cells;
-    if (!b) {
-      size_t cap = 4096;
-      if (!(b = dusk__malloc(sizeof *b + cap * sizeof(cell))))
+    if (!b) { /* the first block is small; later ones are slabs */
+      bool slab = r->cells != NULL;
+      b = slab ? dusk__slab_get() : dusk__malloc(sizeof *b + 4096 * sizeof(cell));
+      if (!b)
         return NULL;
-      b->cap = cap;
+      b->slab = slab;
+      b->cap = slab ? (DUSK__SLAB_SIZE - sizeof *b) / sizeof(cell) : 4096;
       b->next = NULL;
       if (r->cells_cur)
         r->cells_cur->next = b;
@@ -1004,7 +1064,7 @@ static void run_free(dusk__run *r) {
   dusk__free(r->order);
   for (cells *b = r->cells, *next; b; b = next) {
     next = b->next;
-    dusk__free(b);
+    cells_free(b);
   }
   dusk__free(r->log);
   pthread_mutex_destroy(&r->lock);
@@ -1016,7 +1076,7 @@ static void run_free(dusk__run *r) {
    are backed by huge pages, so getting them again costs little), so that
    memory used once for a large graph is not held for good. */
 static void trim(dusk__run *r) {
-  enum { KEEP_ENTRIES = 1 << 16, KEEP_BLOCKS = 8 };
+  enum { KEEP_ENTRIES = 1 << 16, KEEP_BLOCKS = 2 };
   if (r->cap > KEEP_ENTRIES) {
     dusk__free(r->order);
     r->order = NULL;
@@ -1033,7 +1093,7 @@ static void trim(dusk__run *r) {
   if (b) {
     for (cells *x = b->next, *next; x; x = next) {
       next = x->next;
-      dusk__free(x);
+      cells_free(x);
     }
     b->next = NULL;
   }

@@ -48,6 +48,21 @@ int dusk__set_error(int code, const char *fmt, ...) DUSK__PRINTF(2, 3);
 /* The pool a graph computes on (the default pool when it has none). */
 dusk__pool *dusk__graph_pool(dusk_graph *g);
 
+/* ThreadSanitizer builds take the plain fences (it cannot see membarrier). */
+#if defined(__SANITIZE_THREAD__)
+#define DUSK__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DUSK__TSAN 1
+#endif
+#endif
+#ifndef DUSK__TSAN
+#define DUSK__TSAN 0
+#endif
+
+/* Choose the fences of finishing (see compute.c); before any pool runs. */
+void dusk__fences_init(void);
+
 /* Run one node and whatever becomes ready that it can run next. */
 void dusk__exec(void *item);
 
@@ -59,5 +74,12 @@ void dusk__forget_error(dusk_graph *g, dusk_node *n);
 
 /* Free every error and waiter record of g. */
 void dusk__free_records(dusk_graph *g);
+
+/*
+** graph/dot.c: check the arguments of dusk_write_dot() but `out`. DUSK_OK,
+** or DUSK_EINVAL with the last error set, its message starting with who.
+*/
+int dusk__dot_check(const char *who, dusk_graph *g, dusk_node *const *nodes,
+                    int count, const dusk_dot_options *opt);
 
 #endif
