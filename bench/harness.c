@@ -234,12 +234,14 @@ static int64_t run_once(const bench_runtime *rt, const bench_case *c,
 ** Ask glibc to keep freed memory: blocks up to 32 MB (its ceiling) come from
 ** the heap instead of fresh mappings, and the heap is never trimmed. So the
 ** timed run of --warm reuses the warm-up's pages in every program alike,
-** as BENCH.md's warm figures assume. BENCH_NO_MALLOPT=1 turns this off.
+** as BENCH.md's warm figures assume. BENCH_NO_MALLOPT=1 turns this off,
+** and a runtime that keeps its own freed memory (dusk) runs without it, as
+** in a user's program: there it would only add to the peak RSS.
 */
-static void keep_freed_memory(void) {
+static void keep_freed_memory(const bench_runtime *rt) {
 #if defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
   const char *off = getenv("BENCH_NO_MALLOPT");
-  if (off && *off && strcmp(off, "0"))
+  if ((off && *off && strcmp(off, "0")) || rt->manages_memory)
     return;
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, INT32_MAX);
@@ -300,7 +302,7 @@ int bench_main(const bench_runtime *rt, int argc, char **argv) {
     setup_spin();
   int64_t expected = size_case(&c);
 
-  keep_freed_memory();
+  keep_freed_memory(rt);
   if (rt->setup && rt->setup(&c) != 0)
     return 2;
   uint64_t ns;

@@ -51,6 +51,9 @@ typedef struct bench_runtime {
   int (*setup)(const bench_case *c);
   void (*teardown)(void); /* may be NULL */
   bench_fn run[BENCH_NWORKLOADS];
+  /* The runtime keeps its own freed memory for reuse (dusk does): run it
+     as a user's program would, without the harness's mallopt. */
+  int manages_memory;
 } bench_runtime;
 
 /*

@@ -147,6 +147,22 @@ static int new_chunk(dusk_graph *g) {
 ** chunks, since a graph of two-argument calls has as many bytes of arrays as
 ** of nodes). An array larger than a quarter block gets its own allocation.
 */
+static void *big_alloc(dusk_graph *g, size_t n) {
+  dusk__block *b = dusk__malloc(sizeof *b);
+  void *data = b ? dusk__malloc_big(n) : NULL;
+  if (!data) {
+    dusk__free(b);
+    return NULL;
+  }
+  b->size = n;
+  b->data = data;
+  pthread_mutex_lock(&g->lock);
+  b->next = g->blocks;
+  g->blocks = b;
+  pthread_mutex_unlock(&g->lock);
+  return data;
+}
+
 static void *arena_alloc(dusk_graph *g, size_t n) {
   n = (n + 15) & ~(size_t)15;
   if ((size_t)(tls.arena_end - tls.arena) >= n) {
@@ -155,14 +171,16 @@ static void *arena_alloc(dusk_graph *g, size_t n) {
     return p;
   }
   bool shared = n <= ARENA_BLOCK / 4;
-  bool slab = shared && atomic_load_explicit(&g->nblocks, memory_order_relaxed) >=
-                            SMALL_BLOCKS;
-  size_t size = slab ? DUSK__SLAB_SIZE : shared ? ARENA_BLOCK
-                                               : n + sizeof(dusk__block) + 16;
-  dusk__block *b = slab ? dusk__slab_get() : dusk__malloc_big(size);
+  if (!shared) /* an array of its own, exactly sized, header apart */
+    return big_alloc(g, n);
+  bool slab = atomic_load_explicit(&g->nblocks, memory_order_relaxed) >=
+              SMALL_BLOCKS;
+  size_t size = slab ? DUSK__SLAB_SIZE : ARENA_BLOCK;
+  dusk__block *b = slab ? dusk__slab_get() : dusk__malloc(size);
   if (!b)
     return NULL;
   b->size = slab ? 0 : size; /* 0: a slab, given back to the cache */
+  b->data = NULL;
   pthread_mutex_lock(&g->lock);
   b->next = g->blocks;
   g->blocks = b;
@@ -170,10 +188,8 @@ static void *arena_alloc(dusk_graph *g, size_t n) {
   if (shared)
     atomic_fetch_add_explicit(&g->nblocks, 1, memory_order_relaxed);
   char *start = (char *)b + ((sizeof *b + 15) & ~(size_t)15);
-  if (shared) { /* the rest serves later calls */
-    tls.arena = start + n;
-    tls.arena_end = (char *)b + size;
-  }
+  tls.arena = start + n; /* the rest serves later calls */
+  tls.arena_end = (char *)b + size;
   return start;
 }
 
@@ -357,6 +373,8 @@ void dusk__graph_destroy(dusk_graph *g) {
   }
   for (dusk__block *b = g->blocks, *next; b; b = next) {
     next = b->next;
+    if (b->data)
+      dusk__free(b->data);
     if (b->size)
       dusk__free(b);
     else

@@ -100,7 +100,8 @@ _Static_assert(sizeof(dusk__chunk) == 64, "a chunk header is one cache line");
 /* A block of the argument arena. */
 typedef struct dusk__block {
   struct dusk__block *next;
-  size_t size;
+  size_t size; /* 0: a slab */
+  void *data;  /* a large array allocated apart, or NULL */
 } dusk__block;
 
 struct dusk_graph {

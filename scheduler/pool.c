@@ -145,6 +145,8 @@ static void *inbox_next(dusk__pool *p) {
       p->batches = b->link;
       if (!p->batches)
         p->last_batch = NULL;
+      if (b->done)
+        b->done(b);
     }
     return x;
   }

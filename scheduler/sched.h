@@ -52,6 +52,9 @@ typedef struct dusk__batch {
   void *const *items;
   size_t n, next;
   struct dusk__batch *link;
+  /* Set by the lender, or NULL: called (under the pool's inbox lock) once
+     the last item has been taken, when items[] may be given back. */
+  void (*done)(struct dusk__batch *b);
 } dusk__batch;
 
 /*

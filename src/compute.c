@@ -571,33 +571,50 @@ enum { INLINE_ARGS = 8 };
 /*
 ** The argument array of a task with many arguments. The process keeps the
 ** last one, so that a wide reduction does not fault in fresh pages on every
-** compute; whoever takes it owns it until it gives it back (a task that
+** compute (up to a size); whoever takes it owns it until it gives it back (a task that
 ** nests a compute keeps it meanwhile, and the tasks it runs allocate their
 ** own). One for the whole process, not one per thread: a worker that ran a
 ** wide task once must not hold its array for good.
 */
 typedef struct spare {
   size_t cap;
-  _Alignas(16) dusk_value v[];
+  dusk_value *v; /* allocated on its own: exactly cap values, no header */
 } spare;
 
 static _Atomic(spare *) kept_args;
+enum { KEEP_ARGS = 1 << 16 }; /* values: 2 MiB */
 
-static dusk_value *args_get(int n) {
+static void spare_free(spare *s) {
+  if (s) {
+    dusk__free(s->v);
+    dusk__free(s);
+  }
+}
+
+static dusk_value *args_get(int n, spare **owner) {
   spare *s = atomic_exchange(&kept_args, NULL);
-  if (s && s->cap >= (size_t)n)
-    return s->v;
-  dusk__free(s);
-  s = dusk__malloc_big(sizeof *s + (size_t)n * sizeof(dusk_value));
-  if (!s)
-    return NULL;
-  s->cap = (size_t)n;
+  if (!s || s->cap < (size_t)n) {
+    spare_free(s);
+    if (!(s = dusk__malloc(sizeof *s)))
+      return NULL;
+    if (!(s->v = dusk__malloc_big((size_t)n * sizeof(dusk_value)))) {
+      dusk__free(s);
+      return NULL;
+    }
+    s->cap = (size_t)n;
+  }
+  *owner = s;
   return s->v;
 }
 
-static void args_put(dusk_value *v) {
-  spare *s = (spare *)((char *)v - offsetof(spare, v));
-  dusk__free(atomic_exchange(&kept_args, s));
+/* Keep it for the next wide task, unless it is large: huge pages make a
+   fresh one cheap (one fault per 2 MiB), and holding tens of megabytes
+   between computes would raise every later peak by as much. */
+static void args_put(spare *s) {
+  if (s->cap > KEEP_ARGS)
+    spare_free(s);
+  else
+    spare_free(atomic_exchange(&kept_args, s));
 }
 
 /* Run n's task. Returns a dependent to run next, or NULL. */
@@ -608,7 +625,8 @@ static dusk_node *run_task(dusk_node *n) {
   __builtin_prefetch((const void *)(n->deps & ~(uintptr_t)DEPS_TAGS), 1);
   dusk_value local[INLINE_ARGS];
   dusk_value *argv = local;
-  if (n->nargs > INLINE_ARGS && !(argv = args_get(n->nargs))) {
+  spare *owner = NULL;
+  if (n->nargs > INLINE_ARGS && !(argv = args_get(n->nargs, &owner))) {
     mark_failed(r, DUSK_ENOMEM, n);
     release_args(n);
     record_task_failure(n, DUSK_ENOMEM, NULL);
@@ -622,7 +640,7 @@ static dusk_node *run_task(dusk_node *n) {
   dusk_value out = {.kind = DUSK_NONE};
   int rc = n->fn(&t, argv, n->nargs, &out);
   if (argv != local)
-    args_put(argv);
+    args_put(owner);
   release_args(n);
   if (rc == 0 && (out.kind < DUSK_NONE || out.kind > DUSK_PTR)) {
     rc = DUSK_EINVAL;
@@ -1072,11 +1090,25 @@ static void run_free(dusk__run *r) {
   dusk__free(r);
 }
 
+enum { KEEP_ENTRIES = 1 << 16, KEEP_BLOCKS = 2 };
+
+/*
+** When the pool has taken the last ready node of a large compute, the
+** claimed list has served its purpose: give it back at once rather than at
+** the end, so that it is not part of the peak while, say, a wide sum reads
+** its million arguments.
+*/
+static void give_back_order(dusk__batch *b) {
+  dusk__run *r = (dusk__run *)((char *)b - offsetof(dusk__run, batch));
+  dusk__free(r->order);
+  r->order = NULL;
+  r->cap = r->top = r->norder = 0;
+}
+
 /* Keep what is small for the next compute; give large arrays back (they
    are backed by huge pages, so getting them again costs little), so that
    memory used once for a large graph is not held for good. */
 static void trim(dusk__run *r) {
-  enum { KEEP_ENTRIES = 1 << 16, KEEP_BLOCKS = 2 };
   if (r->cap > KEEP_ENTRIES) {
     dusk__free(r->order);
     r->order = NULL;
@@ -1224,6 +1256,7 @@ int dusk_compute_many(dusk_graph *g, int n, dusk_node *const *nodes,
     return dusk__set_error(rc, "compute: out of memory while setting up");
   }
   gather_ready(r);
+  r->batch.done = r->cap > KEEP_ENTRIES ? give_back_order : NULL;
   dusk__pool_push_batch(r->pool, &r->batch, (void *const *)r->order,
                         r->nready);
   if (atomic_fetch_sub(&r->targets_left, 1) != 1)
