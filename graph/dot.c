@@ -33,6 +33,7 @@
 #include "src/core.h"
 #include "src/uthash_dusk.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -64,7 +65,7 @@ static const struct {
     [S_NOTRUN] = {"not run", "not-run", "#fdd0a2"},
 };
 
-/* Only the order of the legend and of group labels: the worst state first. */
+/* The order of the states in the legend and in group labels: worst first. */
 static const int legend_order[NSTATES] = {S_FAILED, S_NOTRUN, S_RUNNING,
                                           S_KEPT,   S_DONE,   S_IDLE};
 
@@ -161,10 +162,10 @@ static int walk_run(walk *w, dusk_node *const *targets, int count) {
   pthread_mutex_lock(&w->g->lock);
   w->nids = w->g->next_id;
   pthread_mutex_unlock(&w->g->lock);
-  w->npages = (size_t)((w->nids + PAGE - 1) >> PAGE_BITS);
-  w->pages = dusk__calloc(w->npages, sizeof *w->pages);
-  if (!w->pages)
+  size_t npages = (size_t)((w->nids + PAGE - 1) >> PAGE_BITS);
+  if (!(w->pages = dusk__calloc(npages, sizeof *w->pages)))
     return -1;
+  w->npages = npages;
   for (int i = 0; i < count; i++)
     if (visit(w, targets[i]) != 0)
       return -1;
@@ -206,14 +207,11 @@ static const char *name_of(walk *w, const dusk_node *n) {
 static size_t stem_length(const char *name) {
   size_t len = strlen(name);
   for (;;) {
-    size_t end = len, k = len;
-    bool bracket = end > 0 && name[end - 1] == ']';
-    if (bracket)
-      k--;
-    size_t digits_end = k;
+    bool bracket = len > 0 && name[len - 1] == ']';
+    size_t digits_end = len - bracket, k = digits_end;
     while (k > 0 && name[k - 1] >= '0' && name[k - 1] <= '9')
       k--;
-    if (k == digits_end || k < 2)
+    if (k == digits_end || k < 2) /* no digits, or nothing before them */
       return len;
     char sep = name[k - 1];
     if (bracket ? sep != '[' : sep != '-' && sep != '#')
@@ -228,6 +226,7 @@ typedef struct group {
   size_t keylen;
   char *label;        /* the common start of its members' stems          */
   size_t labellen;
+  uint32_t index;     /* in groups.at                                    */
   bool cut;           /* some member's stem is longer than the label     */
   bool literal;
   bool target;        /* holds a requested node                          */
@@ -242,25 +241,27 @@ typedef struct edge {
 } edge;
 
 typedef struct groups {
-  group *table;       /* by key (uthash); iterates in order made         */
-  group **at;         /* by index                                        */
+  group *table;       /* by key (uthash)                                 */
+  group **at;         /* by index, in the order made                     */
   size_t n, cap;
-  edge *edges;        /* by key (uthash); iterates in order made         */
+  edge *edges;        /* by key (uthash); iterates in the order made     */
   char *buf;          /* the key being looked up                         */
   size_t bufcap;
 } groups;
 
+static void group_free(group *gr) {
+  if (gr->label != gr->key + 1)
+    dusk__free(gr->label);
+  dusk__free(gr->key);
+  dusk__free(gr);
+}
+
 static void groups_free(groups *gs) {
-  group *gr, *gtmp;
-  HASH_ITER(hh, gs->table, gr, gtmp) {
-    HASH_DEL(gs->table, gr);
-    if (gr->label != gr->key + 1)
-      dusk__free(gr->label);
-    dusk__free(gr->key);
-    dusk__free(gr);
-  }
-  edge *e, *etmp;
-  HASH_ITER(hh, gs->edges, e, etmp) {
+  HASH_CLEAR(hh, gs->table);
+  for (size_t i = 0; i < gs->n; i++)
+    group_free(gs->at[i]);
+  edge *e, *tmp;
+  HASH_ITER(hh, gs->edges, e, tmp) {
     HASH_DEL(gs->edges, e);
     dusk__free(e);
   }
@@ -269,19 +270,8 @@ static void groups_free(groups *gs) {
   memset(gs, 0, sizeof *gs);
 }
 
-static int reserve(groups *gs, size_t n) {
-  if (n <= gs->bufcap)
-    return 0;
-  char *b = dusk__realloc(gs->buf, n);
-  if (!b)
-    return -1;
-  gs->buf = b;
-  gs->bufcap = n;
-  return 0;
-}
-
 /*
-** The key of n's group into gs->buf; its length, or 0 when out of memory.
+** The key of n's group, into gs->buf; its length, or 0 when out of memory.
 ** By name: 'L' or 'C' (literal or call), then the stem. By function: 'L'
 ** and the value's kind, or 'C' and the function pointer.
 */
@@ -289,8 +279,13 @@ static size_t group_key(groups *gs, const dusk_node *n, const char *stem,
                         size_t stemlen, bool by_fn) {
   bool lit = is_literal(n);
   size_t len = 1 + (by_fn ? sizeof n->fn : stemlen);
-  if (reserve(gs, len) != 0)
-    return 0;
+  if (len > gs->bufcap) {
+    char *b = dusk__realloc(gs->buf, len);
+    if (!b)
+      return 0;
+    gs->buf = b;
+    gs->bufcap = len;
+  }
   gs->buf[0] = lit ? 'L' : 'C';
   if (!by_fn)
     memcpy(gs->buf + 1, stem, stemlen);
@@ -301,40 +296,39 @@ static size_t group_key(groups *gs, const dusk_node *n, const char *stem,
   return len;
 }
 
+/* A new group for the key in gs->buf, whose first member is n. */
 static group *group_new(groups *gs, size_t keylen, const dusk_node *n,
                         const char *stem, size_t stemlen, bool by_fn) {
-  group *gr = dusk__calloc(1, sizeof *gr);
-  char *key = dusk__malloc(keylen);
-  char *label = by_fn ? dusk__malloc(stemlen + 1) : key + 1;
-  group **at = gs->n < gs->cap ? gs->at
-                               : dusk__realloc(gs->at, (2 * gs->cap + 16) *
-                                                           sizeof *gs->at);
-  if (at && at != gs->at) {
+  if (gs->n == gs->cap) {
+    size_t cap = 2 * gs->cap + 16;
+    group **at = dusk__realloc(gs->at, cap * sizeof *at);
+    if (!at)
+      return NULL;
     gs->at = at;
-    gs->cap = 2 * gs->cap + 16;
+    gs->cap = cap;
   }
-  if (!gr || !key || !label || !at) {
+  group *gr = dusk__calloc(1, sizeof *gr);
+  if (!gr || !(gr->key = dusk__malloc(keylen))) {
     dusk__free(gr);
-    dusk__free(key);
-    if (label != key + 1)
-      dusk__free(label);
     return NULL;
   }
-  memcpy(key, gs->buf, keylen);
-  if (by_fn)
-    memcpy(label, stem, stemlen);
-  gr->key = key;
+  memcpy(gr->key, gs->buf, keylen);
   gr->keylen = keylen;
-  gr->label = label;
+  gr->label = gr->key + 1; /* by name, the key is the label */
   gr->labellen = stemlen;
+  if (by_fn && !(gr->label = dusk__malloc(stemlen + 1))) {
+    gr->label = gr->key + 1;
+    group_free(gr);
+    return NULL;
+  }
+  if (by_fn)
+    memcpy(gr->label, stem, stemlen);
   gr->literal = is_literal(n);
+  gr->index = (uint32_t)gs->n;
   dusk__hash_oom = 0;
   HASH_ADD_KEYPTR(hh, gs->table, gr->key, gr->keylen, gr);
   if (dusk__hash_oom) {
-    if (label != key + 1)
-      dusk__free(label);
-    dusk__free(key);
-    dusk__free(gr);
+    group_free(gr);
     return NULL;
   }
   gs->at[gs->n++] = gr;
@@ -348,7 +342,8 @@ static void share_label(group *gr, const char *stem, size_t stemlen) {
     k++;
   if (k == gr->labellen && k == stemlen)
     return;
-  while (k > 0 && ((unsigned char)gr->label[k] & 0xC0) == 0x80)
+  while (k > 0 && k < gr->labellen &&
+         ((unsigned char)gr->label[k] & 0xC0) == 0x80)
     k--; /* not inside a UTF-8 sequence */
   gr->labellen = k;
   gr->cut = true;
@@ -356,12 +351,11 @@ static void share_label(group *gr, const char *stem, size_t stemlen) {
 
 enum { GROUPED, TOO_MANY, NOMEM };
 
-/* Give each node of the walk a group; by name, or by function. */
+/* Give each node of the walk a group: by name, or by function. */
 static int assign(walk *w, groups *gs, bool by_fn) {
-  w->gid = w->gid ? w->gid : dusk__malloc(w->n * sizeof *w->gid);
-  if (!w->gid)
+  if (!w->gid && !(w->gid = dusk__malloc(w->n * sizeof *w->gid)))
     return NOMEM;
-  group *last = NULL;
+  group *gr = NULL;
   for (size_t i = 0; i < w->n; i++) {
     const dusk_node *n = w->list[i];
     const char *name = name_of(w, n);
@@ -369,22 +363,380 @@ static int assign(walk *w, groups *gs, bool by_fn) {
     size_t keylen = group_key(gs, n, name, stemlen, by_fn);
     if (!keylen)
       return NOMEM;
-    group *gr = last;
+    /* Neighbours in the walk often share a group: try the last one first. */
     if (!gr || gr->keylen != keylen || memcmp(gr->key, gs->buf, keylen)) {
       HASH_FIND(hh, gs->table, gs->buf, keylen, gr);
-      if (!gr && gs->n == MAX_GROUPS && !by_fn)
+      if (!gr && !by_fn && gs->n == MAX_GROUPS)
         return TOO_MANY;
       if (!gr && !(gr = group_new(gs, keylen, n, name, stemlen, by_fn)))
         return NOMEM;
     }
     if (by_fn)
       share_label(gr, name, stemlen);
-    last = gr;
-    w->gid[i] = (uint32_t)(gr - gr + (HASH_COUNT(gs->table), 0)); /* set below */
+    w->gid[i] = gr->index;
     gr->count++;
     gr->target |= i < w->ntargets;
     if (!gr->literal)
       gr->states[state_of(n)]++;
   }
   return GROUPED;
+}
+
+/* Count the edges between each pair of groups; -1 when out of memory. */
+static int count_edges(const walk *w, groups *gs) {
+  edge *e = NULL;
+  for (size_t i = 0; i < w->n; i++) {
+    const dusk_node *n = w->list[i];
+    dusk_node *const *args = dusk__args(n);
+    for (int a = 0; a < n->nargs; a++) {
+      uint64_t key = (uint64_t)w->gid[index_of(w, args[a])] << 32 | w->gid[i];
+      if (!e || e->key != key) {
+        HASH_FIND(hh, gs->edges, &key, sizeof key, e);
+        if (!e) {
+          if (!(e = dusk__calloc(1, sizeof *e)))
+            return -1;
+          e->key = key;
+          dusk__hash_oom = 0;
+          HASH_ADD(hh, gs->edges, key, sizeof key, e);
+          if (dusk__hash_oom) {
+            dusk__free(e);
+            return -1;
+          }
+        }
+      }
+      e->count++;
+    }
+  }
+  return 0;
+}
+
+/* Group the walk's nodes and their edges: GROUPED or NOMEM. */
+static int collapse(walk *w, groups *gs) {
+  int rc = assign(w, gs, false);
+  if (rc == TOO_MANY) {
+    groups_free(gs);
+    rc = assign(w, gs, true);
+  }
+  if (rc == GROUPED && count_edges(w, gs) != 0)
+    rc = NOMEM;
+  return rc;
+}
+
+/* ---------------------------------------------------------------- text */
+
+#define ELLIPSIS "\xe2\x80\xa6"    /* … */
+#define TIMES "\xc3\x97"           /* × */
+#define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD, for what is not text */
+
+/* The length of the valid UTF-8 sequence of two to four bytes at s, or 0. */
+static size_t utf8_length(const unsigned char *s, size_t avail) {
+  unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+  size_t len;
+  if (c >= 0xC2 && c <= 0xDF)
+    len = 2;
+  else if (c >= 0xE0 && c <= 0xEF)
+    len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+  else if (c >= 0xF0 && c <= 0xF4)
+    len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+  else
+    return 0;
+  if (avail < len || s[1] < lo || s[1] > hi)
+    return 0;
+  for (size_t k = 2; k < len; k++)
+    if ((s[k] & 0xC0) != 0x80)
+      return 0;
+  return len;
+}
+
+/*
+** Write len bytes of s (at most max, then "…") as the inside of a DOT
+** string, so that graphviz shows them as they are. In such a string a
+** quote ends it and a backslash starts an escape (\n, \l, and \N, \G for
+** names), so both are escaped; graphviz decodes HTML entities in labels, so
+** '&' is written as "&amp;"; a newline is the line break "\n"; and what is
+** not UTF-8 text (which graphviz rejects) becomes U+FFFD.
+*/
+static void put_text(FILE *f, const char *s, size_t len, size_t max) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i = 0;
+  while (i < len) {
+    if (i >= max) {
+      fputs(ELLIPSIS, f);
+      return;
+    }
+    unsigned char c = u[i];
+    size_t k = c < 0x80 ? 1 : utf8_length(u + i, len - i);
+    if (c == '"' || c == '\\')
+      putc_unlocked('\\', f), putc_unlocked(c, f);
+    else if (c == '\n')
+      fputs("\\n", f);
+    else if (c == '&')
+      fputs("&amp;", f);
+    else if (c == '\t')
+      putc_unlocked(' ', f);
+    else if (k == 0 || c < 0x20 || c == 0x7F)
+      fputs(REPLACEMENT, f), k = 1;
+    else if (k == 1)
+      putc_unlocked(c, f);
+    else
+      fwrite(u + i, 1, k, f);
+    i += k;
+  }
+}
+
+static void put_str(FILE *f, const char *s) {
+  put_text(f, s, strlen(s), MAX_LABEL);
+}
+
+/* A literal's value in a few characters: the number, or "ptr" and size. */
+static void value_text(const dusk_node *n, char *buf, size_t size) {
+  dusk_value v = dusk__node_value(n);
+  static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  switch (v.kind) {
+  case DUSK_I64:
+    snprintf(buf, size, "%" PRId64, v.i64);
+    break;
+  case DUSK_F64:
+    snprintf(buf, size, "%g", v.f64);
+    break;
+  case DUSK_PTR:
+    if (v.size < 1024) {
+      snprintf(buf, size, v.size ? "ptr %zu B" : "ptr", v.size);
+    } else {
+      double x = (double)v.size;
+      int u = 0;
+      for (; x >= 1024 && u < 4; u++)
+        x /= 1024;
+      snprintf(buf, size, "ptr %.1f %s", x, unit[u]);
+    }
+    break;
+  default:
+    snprintf(buf, size, "none");
+  }
+}
+
+/* --------------------------------------------------------------- write */
+
+static void put_header(FILE *f, const dusk_dot_options *o) {
+  static const char *const dir[] = {"LR", "TB", "BT", "RL"};
+  fprintf(f,
+          "digraph dusk {\n"
+          "  graph [rankdir=%s, fontname=\"Helvetica\", fontsize=10];\n"
+          "  node [fontname=\"Helvetica\", fontsize=11, style=filled, "
+          "fillcolor=white, color=\"#333333\"];\n"
+          "  edge [color=\"#555555\", arrowsize=0.6, fontname=\"Helvetica\", "
+          "fontsize=9];\n",
+          dir[o->rankdir]);
+}
+
+/* A table of the states present, with their counts; nothing if all idle. */
+static void put_legend(FILE *f, const uint64_t *states) {
+  uint64_t computed = 0;
+  for (int s = 0; s < NSTATES; s++)
+    computed += s == S_IDLE ? 0 : states[s];
+  if (!computed)
+    return;
+  fputs("  legend [shape=plaintext, style=solid, class=\"legend\", "
+        "label=<<table border=\"0\" cellborder=\"1\" cellspacing=\"0\" "
+        "cellpadding=\"3\"><tr>",
+        f);
+  for (int k = 0; k < NSTATES; k++) {
+    int s = legend_order[k];
+    if (states[s])
+      fprintf(f, "<td bgcolor=\"%s\">%s %" PRIu64 "</td>", look[s].fill,
+              look[s].text, states[s]);
+  }
+  fputs("</tr></table>>];\n", f);
+}
+
+/* One node of the expanded picture; counts its state into states. */
+static void put_node(FILE *f, walk *w, const dusk_node *n, bool target,
+                     uint64_t *states) {
+  char label[160], value[64];
+  fprintf(f, "  n%" PRIu64 " [label=\"", dusk__node_id(n));
+  uint16_t flags = atomic_load_explicit(&n->flags, memory_order_relaxed);
+  if (flags & DUSK__LITERAL) {
+    value_text(n, value, sizeof value);
+    if (flags & DUSK__NAMED) {
+      put_str(f, name_of(w, n));
+      fputs("\\n", f);
+    }
+    fprintf(f, "%s\", tooltip=\"", value);
+    put_str(f, dusk__label(n, label, sizeof label));
+    fprintf(f, ": %s\", shape=box, class=\"literal\", fillcolor=\"%s\"",
+            value, LITERAL_FILL);
+  } else {
+    int s = state_of(n);
+    states[s]++;
+    put_str(f, name_of(w, n));
+    fputs("\", tooltip=\"", f);
+    const char *why = s == S_FAILED ? dusk_errmsg(n) : NULL;
+    if (why) {
+      put_str(f, why);
+    } else {
+      put_str(f, dusk__label(n, label, sizeof label));
+      fprintf(f, ": %s", look[s].text);
+    }
+    fprintf(f, "\", class=\"%s\", fillcolor=\"%s\"", look[s].css,
+            look[s].fill);
+  }
+  fputs(target ? ", penwidth=2];\n" : "];\n", f);
+}
+
+static void write_expanded(FILE *f, walk *w, const dusk_dot_options *o) {
+  uint64_t states[NSTATES] = {0};
+  put_header(f, o);
+  for (size_t i = 0; i < w->n; i++)
+    put_node(f, w, w->list[i], i < w->ntargets, states);
+  for (size_t i = 0; i < w->n; i++) {
+    const dusk_node *n = w->list[i];
+    dusk_node *const *args = dusk__args(n);
+    for (int a = 0; a < n->nargs; a++)
+      fprintf(f, "  n%" PRIu64 " -> n%" PRIu64 ";\n", dusk__node_id(args[a]),
+              dusk__node_id(n));
+  }
+  put_legend(f, states);
+  fputs("}\n", f);
+}
+
+/* The state a group is coloured by: the worst, else done or all kept. */
+static int group_state(const group *gr) {
+  const uint64_t *s = gr->states;
+  if (s[S_FAILED] || s[S_NOTRUN] || s[S_RUNNING])
+    return s[S_FAILED] ? S_FAILED : s[S_NOTRUN] ? S_NOTRUN : S_RUNNING;
+  if (s[S_DONE] || s[S_KEPT])
+    return s[S_DONE] ? S_DONE : S_KEPT;
+  return S_IDLE;
+}
+
+/* "add ×999", and below it the counts of the states when not all idle. */
+static void put_group_label(FILE *f, const group *gr) {
+  put_text(f, gr->label, gr->labellen, MAX_LABEL);
+  if (gr->cut)
+    fputs(ELLIPSIS, f);
+  if (gr->count > 1)
+    fprintf(f, " " TIMES "%" PRIu64, gr->count);
+  if (gr->literal || gr->states[S_IDLE] == gr->count)
+    return;
+  const char *sep = "\\n";
+  for (int k = 0; k < NSTATES; k++) {
+    int s = legend_order[k];
+    if (gr->states[s]) {
+      fprintf(f, "%s%" PRIu64 " %s", sep, gr->states[s], look[s].text);
+      sep = ", ";
+    }
+  }
+}
+
+static void put_group(FILE *f, const group *gr) {
+  fprintf(f, "  g%" PRIu32 " [label=\"", gr->index);
+  put_group_label(f, gr);
+  if (gr->literal) {
+    fprintf(f, "\", shape=box, class=\"group literal\", fillcolor=\"%s\"",
+            LITERAL_FILL);
+  } else {
+    int s = group_state(gr);
+    fprintf(f, "\", class=\"group %s\", fillcolor=\"%s\"", look[s].css,
+            look[s].fill);
+  }
+  fputs(gr->count > 1 ? ", peripheries=2" : "", f);
+  fputs(gr->target ? ", penwidth=2];\n" : "];\n", f);
+}
+
+/* An edge's width grows with the digits of its multiplicity. */
+static void put_group_edge(FILE *f, const edge *e) {
+  fprintf(f, "  g%" PRIu32 " -> g%" PRIu32, (uint32_t)(e->key >> 32),
+          (uint32_t)e->key);
+  if (e->count > 1) {
+    int digits = 0;
+    for (uint64_t c = e->count; c; c /= 10)
+      digits++;
+    int tenths = digits > 7 ? 40 : 10 + 5 * (digits - 1);
+    fprintf(f, " [label=\"" TIMES "%" PRIu64 "\", penwidth=%d.%d]", e->count,
+            tenths / 10, tenths % 10);
+  }
+  fputs(";\n", f);
+}
+
+static void write_collapsed(FILE *f, const walk *w, const groups *gs,
+                            const dusk_dot_options *o) {
+  uint64_t states[NSTATES] = {0};
+  put_header(f, o);
+  fprintf(f,
+          "  label=\"collapsed: %zu nodes in %zu groups\"; labelloc=t;\n",
+          w->n, gs->n);
+  for (size_t i = 0; i < gs->n; i++) {
+    put_group(f, gs->at[i]);
+    for (int s = 0; s < NSTATES; s++)
+      states[s] += gs->at[i]->states[s];
+  }
+  for (const edge *e = gs->edges; e; e = e->hh.next)
+    put_group_edge(f, e);
+  put_legend(f, states);
+  fputs("}\n", f);
+}
+
+/* ----------------------------------------------------------------- API */
+
+int dusk__dot_check(const char *who, dusk_graph *g, dusk_node *const *nodes,
+                    int count, const dusk_dot_options *opt) {
+  if (!g)
+    return dusk__set_error(DUSK_EINVAL, "%s: the graph is NULL", who);
+  if (count < 1)
+    return dusk__set_error(DUSK_EINVAL, "%s: count is %d; give at least one "
+                           "node", who, count);
+  if (!nodes)
+    return dusk__set_error(DUSK_EINVAL, "%s: nodes is NULL", who);
+  for (int i = 0; i < count; i++) {
+    if (!nodes[i])
+      return dusk__set_error(DUSK_EINVAL, "%s: node %d is NULL", who, i);
+    if (dusk__graph_of(nodes[i]) != g)
+      return dusk__set_error(DUSK_EINVAL, "%s: node %d is a node of another "
+                             "graph", who, i);
+  }
+  if (opt && ((int)opt->rankdir < DUSK_DOT_LR || (int)opt->rankdir > DUSK_DOT_RL))
+    return dusk__set_error(DUSK_EINVAL, "%s: rankdir %d is not a "
+                           "dusk_dot_rankdir", who, (int)opt->rankdir);
+  if (opt && ((int)opt->view < DUSK_DOT_AUTO || (int)opt->view > DUSK_DOT_COLLAPSED))
+    return dusk__set_error(DUSK_EINVAL, "%s: view %d is not a dusk_dot_view",
+                           who, (int)opt->view);
+  return DUSK_OK;
+}
+
+int dusk_write_dot(dusk_graph *g, dusk_node *const *nodes, int count,
+                   FILE *out, const dusk_dot_options *opt) {
+  int rc = dusk__dot_check("write_dot", g, nodes, count, opt);
+  if (rc != DUSK_OK)
+    return rc;
+  if (!out)
+    return dusk__set_error(DUSK_EINVAL, "write_dot: out is NULL");
+  dusk_dot_options o = opt ? *opt : (dusk_dot_options){0};
+  size_t threshold = o.threshold ? o.threshold : DUSK_DOT_THRESHOLD;
+  walk w = {.g = g};
+  groups gs = {0};
+  bool collapsed = false;
+  if (walk_run(&w, nodes, count) != 0) {
+    rc = DUSK_ENOMEM;
+  } else {
+    collapsed = o.view == DUSK_DOT_COLLAPSED ||
+                (o.view == DUSK_DOT_AUTO && w.n > threshold);
+    if (collapsed && collapse(&w, &gs) != GROUPED)
+      rc = DUSK_ENOMEM;
+  }
+  if (rc == DUSK_ENOMEM) {
+    dusk__set_error(rc, "write_dot: out of memory (%zu nodes found)", w.n);
+  } else {
+    flockfile(out);
+    if (collapsed)
+      write_collapsed(out, &w, &gs, &o);
+    else
+      write_expanded(out, &w, &o);
+    funlockfile(out);
+    if (fflush(out) != 0 || ferror(out))
+      rc = dusk__set_error(DUSK_EIO, "write_dot: writing failed: %s",
+                           strerror(errno));
+  }
+  groups_free(&gs);
+  walk_free(&w);
+  return rc;
 }

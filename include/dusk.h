@@ -335,10 +335,10 @@ DUSK_API int dusk_errcode(const dusk_node *n);
 ** When names still give more than a couple of hundred groups, nodes are
 ** grouped by their function instead. graphviz's `dot` takes seconds for a
 ** thousand nodes and minutes for ten thousand; a collapsed million-node
-** graph is a few kilobytes that it draws at once.
+** graph is about a kilobyte of DOT that it draws at once.
 **
-** threshold: the number of nodes above which DUSK_DOT_AUTO collapses;
-** 0: DUSK_DOT_THRESHOLD.
+** threshold: DUSK_DOT_AUTO collapses a picture of more than this many
+** nodes; 0: DUSK_DOT_THRESHOLD.
 */
 typedef enum dusk_dot_rankdir {
   DUSK_DOT_LR,
@@ -369,8 +369,9 @@ typedef struct dusk_dot_options {
 ** "ptr" and its size), and each argument has an arrow to its consumer.
 ** Nodes are coloured by their state now, and carry it as a class (for CSS
 ** in SVG output) and in a tooltip: "idle" (never computed), "running",
-** "done" (ran; its result kept by no one, so already freed, or still read),
-** "kept" (its result is kept, see dusk_compute()), "failed" (its task
+** "done" (it ran; its result was freed when nothing needed it any more, or
+** a consumer still holds it), "kept" (the result a compute was asked for,
+** held until dusk_release(); see dusk_compute()), "failed" (its task
 ** failed; the tooltip is dusk_errmsg()), "not run" (a failure upstream, or
 ** the compute stopping, kept it from running). A legend counts the states
 ** once anything has been computed. Any name gives valid DOT: quotes,
@@ -382,8 +383,8 @@ typedef struct dusk_dot_options {
 ** DUSK_EIO (writing to out failed). Every error sets dusk_last_error(). It
 ** writes nothing when it fails before writing (bad arguments, no memory).
 ** Ownership: out stays the caller's; it is flushed, not closed.
-** Threads: any thread, also a task, but not while a compute on g runs or
-** the drawn nodes are renamed: the states and names it reads would be torn.
+** Threads: any thread, but only while no compute runs on g and no thread
+** renames the drawn nodes: the states and names it reads would be torn.
 */
 DUSK_API int dusk_write_dot(dusk_graph *g, dusk_node *const *nodes, int count,
                             FILE *out, const dusk_dot_options *opt);
@@ -404,6 +405,7 @@ DUSK_API int dusk_write_dot(dusk_graph *g, dusk_node *const *nodes, int count,
 DUSK_API int dusk_visualize(dusk_graph *g, dusk_node *const *nodes, int count,
                             const char *path);
 
+/* dusk_visualize() with options; NULL: the defaults. */
 DUSK_API int dusk_visualize_opt(dusk_graph *g, dusk_node *const *nodes,
                                 int count, const char *path,
                                 const dusk_dot_options *opt);
