@@ -42,6 +42,7 @@ enum {
   DUSK__WAITERS = 1u << 4, /* has waiters in the graph's waiter table          */
   DUSK__ERROR = 1u << 6,   /* has an error record                               */
   DUSK__ANON = 1u << 7,    /* built by dusk_call(): named "call"                */
+  DUSK__CANCELLED = 1u << 5, /* dusk_cancel() was called                       */
 };
 
 /* A pointer value with a size or a free function, kept out of the node. */

@@ -314,6 +314,138 @@ DUSK_API const char *dusk_errmsg(const dusk_node *n);
 /* The error code of n's last compute: DUSK_OK when it did not fail. */
 DUSK_API int dusk_errcode(const dusk_node *n);
 
+/* ---- futures: eager tasks, waiting, callbacks, maps and reductions ---- */
+
+/*
+** Delayed and future are one node type. What differs is only what starts a
+** node: a delayed node runs when a compute needs it; a future is started at
+** once (dusk_submit(), or dusk_start() on any nodes) and runs as soon as its
+** arguments are ready, with no one waiting. Either kind may be an argument
+** of the other: a compute that needs a future that is running waits for it,
+** and one that is done is read, never run twice. A started node keeps its
+** result, like a computed one, until dusk_release() or dusk_take().
+*/
+
+/* What a node is doing (dusk_status()). */
+typedef enum dusk_state {
+  DUSK_NOT_STARTED, /* no result, no compute: not yet, or freed after use */
+  DUSK_WAITING,     /* claimed by a compute, waiting for its arguments    */
+  DUSK_RUNNING,     /* its task runs                                        */
+  DUSK_DONE,        /* it has its result (literals are always done)         */
+  DUSK_FAILED,      /* it failed, or did not run because of a failure       */
+  DUSK_CANCELLED,   /* it was cancelled, or needed a cancelled node         */
+} dusk_state;
+
+/*
+** Start computing nodes[0..n-1] and return at once (dask's persist,
+** map_async). Each keeps its result when done. Returns DUSK_OK, DUSK_EINVAL
+** (as dusk_compute_many()), DUSK_ENOMEM. A failure of one task stops the
+** others started by the same call, as in a compute; results made by it that
+** succeeded are kept.
+*/
+DUSK_API int dusk_start(dusk_graph *g, int n, dusk_node *const *nodes);
+
+/*
+** dusk_call() started at once: a future. NULL as dusk_call(), or when it
+** cannot be started (DUSK_ENOMEM). dusk_future(g, fn, a, b) is to
+** dusk_submit() what dusk_delayed() is to dusk_call().
+*/
+DUSK_API dusk_node *dusk_submit(dusk_graph *g, dusk_fn fn, void *udata,
+                                int nargs, dusk_node *const *args);
+DUSK_API dusk_node *dusk_submit_named(dusk_graph *g, const char *name,
+                                      dusk_fn fn, void *udata, int nargs,
+                                      dusk_node *const *args);
+#define dusk_future(g, ...)                                                   \
+  dusk_submit_named((g), DUSK__NAME(__VA_ARGS__, ~),                          \
+                    DUSK__HEAD(__VA_ARGS__, ~), NULL,                         \
+                    (int)(sizeof DUSK__ARGV(__VA_ARGS__) / sizeof(dusk_node *)) - 1, \
+                    DUSK__ARGV(__VA_ARGS__))
+
+/* What n is doing now; DUSK_NOT_STARTED for NULL. A snapshot: it may change
+   as soon as it is read. */
+DUSK_API dusk_state dusk_status(const dusk_node *n);
+
+/* Non-zero when n is finished: done, failed or cancelled. */
+DUSK_API int dusk_ready(const dusk_node *n);
+
+/*
+** Wait until n is finished and return its code: DUSK_OK, or the error of
+** its failure (see dusk_errmsg()). A node that is not started is computed;
+** a running one is waited for; a failed one is not retried (dusk_compute()
+** retries). Afterwards n keeps its result, as after dusk_compute().
+** Threads: any; a worker that waits runs other tasks meanwhile.
+*/
+DUSK_API int dusk_wait(dusk_node *n);
+
+/*
+** dusk_wait() for at most timeout_ms milliseconds (negative: no limit).
+** DUSK_ETIMEDOUT when n is not finished by then; it goes on running.
+*/
+DUSK_API int dusk_wait_for(dusk_node *n, long timeout_ms);
+
+/* dusk_wait(), then n's result (borrowed, as from dusk_compute()). */
+DUSK_API int dusk_get(dusk_node *n, dusk_value *out);
+
+/*
+** Wait until one of nodes[0..count-1] is finished and return its index (the
+** lowest, if several are), starting those not started; DUSK_ETIMEDOUT after
+** timeout_ms milliseconds (negative: no limit); DUSK_EINVAL for bad
+** arguments; DUSK_ENOMEM. For as-completed loops: wait, handle the node,
+** drop it from the array, wait again.
+*/
+DUSK_API int dusk_wait_any(dusk_node *const *nodes, int count,
+                           long timeout_ms);
+
+/*
+** Call cb(n, code, udata) exactly once, when n finishes (code DUSK_OK, or
+** its error: DUSK_ECANCELED when cancelled), or at once on this thread if
+** it has finished already. It is called on the worker that finished n,
+** right after n's result is published; it must not block for long. If the
+** graph is freed first, it is called from dusk_graph_free() with
+** DUSK_ECANCELED. Registering on a node that is not started waits for a
+** compute to run it. Returns DUSK_OK, DUSK_EINVAL (NULL n or cb),
+** DUSK_ENOMEM (nothing registered, cb never called).
+*/
+typedef void (*dusk_done_fn)(dusk_node *n, int code, void *udata);
+DUSK_API int dusk_on_done(dusk_node *n, dusk_done_fn cb, void *udata);
+
+/*
+** Cancel n. A node that has not started will never run: it fails with
+** DUSK_ECANCELED, its dependents fail naming it, and it stays cancelled for
+** later computes. Returns DUSK_OK (it will not run), DUSK_EBUSY (its task is
+** running: it goes on, and can stop early by checking
+** dusk_task_cancelled()), DUSK_EINVAL (NULL, a literal, or already finished).
+*/
+DUSK_API int dusk_cancel(dusk_node *n);
+
+/* Non-zero when the running task's node was cancelled. Task thread only. */
+DUSK_API int dusk_task_cancelled(dusk_task *t);
+
+/*
+** A map over the index range [begin, end) in chunks: one delayed call of fn
+** per chunk, whose arguments are two I64 literals, the chunk's first and
+** one-past-last index (udata is passed to every call). chunk 0 picks
+** ceil(N / workers of the graph's pool). Writes the nodes to nodes[0..] and
+** returns their number; with nodes NULL returns only the number. Start them
+** with dusk_start() (map_async) or compute them. Returns DUSK_EINVAL for a
+** NULL graph or fn, end < begin, chunk < 0, or max smaller than needed;
+** DUSK_ENOMEM.
+*/
+DUSK_API int dusk_map(dusk_graph *g, dusk_fn fn, void *udata, int64_t begin,
+                      int64_t end, int64_t chunk, dusk_node **nodes, int max);
+
+/*
+** A tree reduction of nodes[0..count-1] with fn: calls of fn on at most
+** split_every nodes each, level by level, down to one node, which is
+** returned (delayed). split_every 0: 8. fn must combine any number of
+** partial results (2 to split_every) the way it combines inputs, as dask's
+** reductions do. NULL for count < 1, split_every 1 or negative, a NULL
+** graph, fn or node (DUSK_EINVAL), or no memory (DUSK_ENOMEM).
+*/
+DUSK_API dusk_node *dusk_reduce(dusk_graph *g, dusk_fn fn, void *udata,
+                                dusk_node *const *nodes, int count,
+                                int split_every);
+
 /* ---- seeing the graph ---- */
 
 /*

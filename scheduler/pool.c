@@ -29,6 +29,7 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -104,16 +105,27 @@ void dusk__pool_notify(dusk__pool *p) {
   pthread_mutex_unlock(&p->park_lock);
 }
 
-/* Sleep until the epoch moves, unless work, stop or done() shows up first. */
-static void park(worker *w, int (*done)(void *), void *arg) {
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Sleep until the epoch moves, unless work, stop or done() shows up first,
+   or until the deadline (CLOCK_MONOTONIC ns; 0: none). */
+static void park(worker *w, int (*done)(void *), void *arg, int64_t deadline) {
   dusk__pool *p = w->pool;
   unsigned seen = atomic_load(&p->epoch);
   atomic_fetch_add(&p->nsleep, 1);
   if (!any_work(p) && !atomic_load(&p->stop) && !(done && done(arg))) {
     atomic_fetch_add_explicit(&w->parks, 1, memory_order_relaxed);
+    struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
     pthread_mutex_lock(&p->park_lock);
     while (atomic_load(&p->epoch) == seen)
-      pthread_cond_wait(&p->park_cond, &p->park_lock);
+      if (!deadline)
+        pthread_cond_wait(&p->park_cond, &p->park_lock);
+      else if (pthread_cond_timedwait(&p->park_cond, &p->park_lock, &ts))
+        break;
     pthread_mutex_unlock(&p->park_lock);
   }
   atomic_fetch_sub(&p->nsleep, 1);
@@ -255,21 +267,27 @@ static void *worker_main(void *arg) {
     }
     if (atomic_load(&w->pool->stop) && !any_work(w->pool))
       break;
-    park(w, NULL, NULL);
+    park(w, NULL, NULL, 0);
   }
   self = NULL;
   return NULL;
 }
 
-void dusk__pool_help(dusk__pool *p, int (*done)(void *), void *arg) {
+void dusk__pool_help_until(dusk__pool *p, int (*done)(void *), void *arg,
+                           int64_t deadline) {
   worker *w = self;
-  while (!done(arg)) {
+  (void)p;
+  while (!done(arg) && !(deadline && now_ns() >= deadline)) {
     void *x = find_work_spinning(w, done, arg);
     if (x)
       run_item(w, x);
     else if (!done(arg))
-      park(w, done, arg);
+      park(w, done, arg, deadline);
   }
+}
+
+void dusk__pool_help(dusk__pool *p, int (*done)(void *), void *arg) {
+  dusk__pool_help_until(p, done, arg, 0);
 }
 
 /* ---------------------------------------------------------------- pushing */
@@ -382,7 +400,11 @@ dusk__pool *dusk__pool_new(int nthreads, dusk__run_fn run, int *err) {
   p->run = run;
   pthread_mutex_init(&p->inbox_lock, NULL);
   pthread_mutex_init(&p->park_lock, NULL);
-  pthread_cond_init(&p->park_cond, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&p->park_cond, &ca);
+  pthread_condattr_destroy(&ca);
   int made = 0;
   for (; made < nthreads; made++) {
     worker *w = &p->w[made];

@@ -102,6 +102,11 @@ void dusk__pool_push_batch(dusk__pool *p, dusk__batch *b, void *const *items,
 */
 void dusk__pool_help(dusk__pool *p, int (*done)(void *), void *arg);
 
+/* dusk__pool_help() that also returns at the deadline (CLOCK_MONOTONIC ns;
+   0: none). */
+void dusk__pool_help_until(dusk__pool *p, int (*done)(void *), void *arg,
+                           int64_t deadline);
+
 /* Wake every parked worker (they check their work and done() again). */
 void dusk__pool_notify(dusk__pool *p);
 

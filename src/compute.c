@@ -50,11 +50,13 @@
 #include "src/core.h"
 #include "src/uthash_dusk.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #if defined(__linux__)
@@ -97,7 +99,9 @@ static void cells_free(cells *b) {
 typedef struct dusk__waiter {
   struct dusk__waiter *next;
   dusk_node *consumer; /* a node of another compute, or NULL: a target */
-  dusk__run *run;
+  dusk__run *run;      /* NULL: a callback                               */
+  dusk_done_fn cb;
+  void *udata;
 } waiter;
 
 typedef struct dusk__wlist {
@@ -168,15 +172,26 @@ static void mark_failed(dusk__run *r, int code, dusk_node *cause) {
     atomic_store(&r->failed, code);
 }
 
+static void settle_async(dusk__run *r);
+static void run_put(dusk__run *r);
+
+/* The last target finished. A caller that waits is woken; a compute that no
+   one waits for (started, or whose waiter timed out) is settled here. */
 static void finish_run(dusk__run *r) {
   dusk__pool *pool = r->pool;
   bool helper = r->helper;
   pthread_mutex_lock(&r->lock);
   atomic_store(&r->done, 1);
-  pthread_cond_broadcast(&r->cond);
+  bool async = r->async;
+  if (!async)
+    pthread_cond_broadcast(&r->cond);
   pthread_mutex_unlock(&r->lock); /* r may be gone from here on */
-  if (helper)
+  if (async) {
+    settle_async(r);
+    run_put(r);
+  } else if (helper) {
     dusk__pool_notify(pool);
+  }
 }
 
 static void target_finished(dusk__run *r) {
@@ -258,11 +273,18 @@ static void notify_waiters(dusk_node *n, bool failed) {
     dusk__free(l);
   }
   atomic_fetch_and(&n->flags, (uint16_t)~DUSK__WAITERS);
-  waiter *ready = NULL, *targets = NULL;
+  waiter *ready = NULL, *targets = NULL, *calls = NULL;
+  int code = failed ? atomic_load(&n->pending) : DUSK_OK;
   while (w) {
     waiter *next = w->next;
+    if (!w->run) {
+      w->next = calls;
+      calls = w;
+      w = next;
+      continue;
+    }
     if (failed)
-      mark_failed(w->run, DUSK_ETASK, n);
+      mark_failed(w->run, code ? code : DUSK_ETASK, n);
     if (!w->consumer) {
       w->next = targets;
       targets = w;
@@ -279,6 +301,11 @@ static void notify_waiters(dusk_node *n, bool failed) {
     next = ready->next;
     push_or_run(ready->consumer);
     dusk__free(ready);
+  }
+  for (waiter *next; calls; calls = next) {
+    next = calls->next;
+    calls->cb(n, code, calls->udata);
+    dusk__free(calls);
   }
   for (waiter *next; targets; targets = next) {
     next = targets->next;
@@ -385,8 +412,11 @@ static dusk_node *skip(dusk_node *n) {
       cause = args[i];
   release_args(n);
   int code = atomic_load(&r->failed);
-  if (cause)
-    set_failure(n, DUSK__FAIL_UPSTREAM, code ? code : DUSK_ETASK, cause);
+  if (cause) {
+    int up = atomic_load_explicit(&cause->pending, memory_order_relaxed);
+    set_failure(n, DUSK__FAIL_UPSTREAM, up ? up : code ? code : DUSK_ETASK,
+                cause);
+  }
   else
     set_failure(n, DUSK__FAIL_STOPPED, code, atomic_load(&r->cause));
   return finish(n, DUSK__FAILED, ndeps, true);
@@ -465,6 +495,13 @@ static char *format(const char *fmt, ...) {
     va_end(ap);
   }
   return s;
+}
+
+static void record_cancel(dusk_node *n) {
+  char label[128];
+  set_failure(n, DUSK__FAIL_OWN, DUSK_ECANCELED, n);
+  store_error(dusk__graph_of(n), n, DUSK_ECANCELED,
+              format("%s cancelled", dusk__label(n, label, sizeof label)));
 }
 
 static void record_task_failure(dusk_node *n, int rc, char *task_msg) {
@@ -635,7 +672,6 @@ static dusk_node *run_task(dusk_node *n) {
   dusk_node *const *args = dusk__args(n);
   for (int i = 0; i < n->nargs; i++)
     argv[i] = dusk__node_value(args[i]);
-  atomic_store_explicit(&n->state, DUSK__RUNNING, memory_order_relaxed);
   dusk_task t = {n, r->g, NULL};
   dusk_value out = {.kind = DUSK_NONE};
   int rc = n->fn(&t, argv, n->nargs, &out);
@@ -660,6 +696,25 @@ static dusk_node *run_task(dusk_node *n) {
   return finish(n, DUSK__DONE, ndeps, true);
 }
 
+/*
+** Cancellation. dusk_cancel() sets CANCELLED, then (full fence) reads the
+** state; the worker stores RUNNING, then (fence) reads the flag. If cancel
+** saw CLAIMED, the worker sees the flag and does not run the task; if the
+** worker missed the flag, cancel sees RUNNING and says so (DUSK_EBUSY).
+*/
+static bool cancel_requested(dusk_node *n) {
+  return publish_state(n, DUSK__RUNNING) & DUSK__CANCELLED;
+}
+
+static dusk_node *cancel_now(dusk_node *n) {
+  dusk__run *r = n->run;
+  int ndeps = (int)n->val.i64;
+  release_args(n);
+  mark_failed(r, DUSK_ECANCELED, n);
+  record_cancel(n);
+  return finish(n, DUSK__FAILED, ndeps, true);
+}
+
 void dusk__exec(void *item) {
   dusk_node *n = item;
   if (!n) { /* the worker ran dry */
@@ -669,6 +724,8 @@ void dusk__exec(void *item) {
   while (n) {
     if (atomic_load_explicit(&n->run->failed, memory_order_relaxed))
       n = skip(n);
+    else if (cancel_requested(n))
+      n = cancel_now(n);
     else
       n = run_task(n);
   }
@@ -815,6 +872,8 @@ static enum link link_to(dusk__run *r, dusk_node *n, dusk_node *consumer) {
     switch (s) {
     case DUSK__IDLE:
     case DUSK__FAILED: {
+      if (s == DUSK__FAILED && (node_flags(n) & DUSK__CANCELLED))
+        return LINK_FAILED; /* cancelled stays cancelled */
       enum claim_result c = claim(r, n, s);
       if (c == CLAIMED_NOW)
         return LINK_LOCAL;
@@ -961,7 +1020,7 @@ static int walk(dusk__run *r) {
         c->deps |= DEPS_WAITS;
         break;
       case LINK_FAILED:
-        mark_failed(r, DUSK_ETASK, a);
+        mark_failed(r, dusk_errcode(a) ? dusk_errcode(a) : DUSK_ETASK, a);
         avail++; /* it will not be waited for */
         break;
       case LINK_NONE:
@@ -1063,7 +1122,11 @@ static dusk__run *run_get(dusk_graph *g) {
     if (!(r = dusk__calloc(1, sizeof *r)))
       return NULL;
     pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->cond, NULL);
+    pthread_condattr_t ca; /* deadlines are CLOCK_MONOTONIC */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cond, &ca);
+    pthread_condattr_destroy(&ca);
   }
   r->g = g;
   r->pool = pool;
@@ -1071,6 +1134,7 @@ static dusk__run *run_get(dusk_graph *g) {
   atomic_store(&r->cause, NULL);
   atomic_store(&r->targets_left, 1); /* a bias until set up */
   atomic_store(&r->done, 0);
+  r->async = false;
   r->helper = dusk__pool_worker(pool) >= 0;
   r->norder = r->nlog = r->nready = 0;
   r->top = r->cap;
@@ -1131,8 +1195,7 @@ static void trim(dusk__run *r) {
   }
 }
 
-static void run_put(dusk_graph *g, dusk__run *r) {
-  (void)g;
+static void run_put(dusk__run *r) {
   trim(r);
   pthread_mutex_lock(&runs_lock);
   if (ncached_runs < CACHED_RUNS) {
@@ -1148,19 +1211,35 @@ static int run_done(void *arg) {
   return atomic_load_explicit(&((dusk__run *)arg)->done, memory_order_acquire);
 }
 
-static void wait_run(dusk__run *r) {
+/*
+** Wait for r until the deadline (0: none). True when r is done; false when
+** the deadline passed first, in which case r is handed to its last finisher
+** (async) and must not be touched any more.
+*/
+static bool wait_run(dusk__run *r, int64_t deadline) {
   if (r->helper) {
-    dusk__pool_help(r->pool, run_done, r);
-    /* finish_run() may still hold r->lock: take it once before reuse */
+    dusk__pool_help_until(r->pool, run_done, r, deadline);
+  } else {
+    publish_deferred(); /* a worker of another pool must not sit on counts */
     pthread_mutex_lock(&r->lock);
+    while (!atomic_load(&r->done)) {
+      if (!deadline) {
+        pthread_cond_wait(&r->cond, &r->lock);
+      } else {
+        struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
+        if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) == ETIMEDOUT)
+          break;
+      }
+    }
     pthread_mutex_unlock(&r->lock);
-    return;
   }
-  publish_deferred(); /* a worker of another pool must not sit on counts */
+  /* finish_run() may still hold r->lock: taking it settles who owns r. */
   pthread_mutex_lock(&r->lock);
-  while (!atomic_load(&r->done))
-    pthread_cond_wait(&r->cond, &r->lock);
+  bool done = atomic_load(&r->done);
+  if (!done)
+    r->async = true;
   pthread_mutex_unlock(&r->lock);
+  return done;
 }
 
 /* Link the targets: claim them, or hold the results they have. */
@@ -1180,7 +1259,7 @@ static int link_targets(dusk__run *r, int n, dusk_node *const *nodes) {
     } else if (k != LINK_WAIT)
       atomic_fetch_sub(&r->targets_left, 1);
     if (k == LINK_FAILED)
-      mark_failed(r, DUSK_ETASK, t);
+      mark_failed(r, dusk_errcode(t) ? dusk_errcode(t) : DUSK_ETASK, t);
   }
   return 0;
 }
@@ -1229,41 +1308,73 @@ static int check_targets(dusk_graph *g, int n, dusk_node *const *nodes) {
   return 0;
 }
 
-int dusk_compute_many(dusk_graph *g, int n, dusk_node *const *nodes,
-                      dusk_value *outs) {
+/*
+** A compute no one waits for keeps each target that succeeded (a started
+** future keeps its result whatever happened to the others) and gives back
+** the refs it took on targets that failed.
+*/
+static void settle_async(dusk__run *r) {
+  for (size_t i = 0; i < r->nlog; i++) {
+    link_entry *e = &r->log[i];
+    if (e->consumer || e->kind == LINK_FAILED)
+      continue;
+    dusk_node *t = e->node;
+    bool done = node_state(t) == DUSK__DONE;
+    if (e->kind == LINK_LOCAL) {
+      if (!done &&
+          (atomic_fetch_and(&t->flags, (uint16_t)~DUSK__KEEP) & DUSK__KEEP))
+        release(t);
+    } else if (!done ||
+               (atomic_fetch_or(&t->flags, DUSK__KEEP) & DUSK__KEEP)) {
+      release(t);
+    }
+  }
+}
+
+int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
+                  dusk_value *outs, int64_t deadline, bool async) {
+  for (int i = 0; outs && i < n; i++)
+    outs[i] = (dusk_value){.kind = DUSK_NONE};
   int rc = check_targets(g, n, nodes);
-  if (rc) {
-    for (int i = 0; outs && i < n; i++)
-      outs[i] = (dusk_value){.kind = DUSK_NONE};
+  if (rc)
     return rc;
-  }
   dusk__run *r = run_get(g);
-  if (!r) {
-    for (int i = 0; outs && i < n; i++)
-      outs[i] = (dusk_value){.kind = DUSK_NONE};
+  if (!r)
     return dusk__set_error(DUSK_ENOMEM, "compute: out of memory");
-  }
   rc = link_targets(r, n, nodes);
   if (!rc)
     rc = walk(r);
   if (rc) {
     undo(r);
-    for (int i = 0; outs && i < n; i++)
-      outs[i] = (dusk_value){.kind = DUSK_NONE};
     if (atomic_fetch_sub(&r->targets_left, 1) != 1)
-      wait_run(r); /* a waiter already taken by its finisher still fires */
-    run_put(g, r);
+      wait_run(r, 0); /* a waiter already taken by its finisher still fires */
+    run_put(r);
     return dusk__set_error(rc, "compute: out of memory while setting up");
   }
   gather_ready(r);
   r->batch.done = r->cap > KEEP_ENTRIES ? give_back_order : NULL;
+  r->async = async; /* before the bias goes: the last finisher reads it */
   dusk__pool_push_batch(r->pool, &r->batch, (void *const *)r->order,
                         r->nready);
-  if (atomic_fetch_sub(&r->targets_left, 1) != 1)
-    wait_run(r);
+  if (atomic_fetch_sub(&r->targets_left, 1) == 1) {
+    if (async) { /* all done already: settle here */
+      settle_async(r);
+      run_put(r);
+      return DUSK_OK;
+    }
+  } else if (async) {
+    return DUSK_OK; /* the last finisher settles it */
+  } else if (!wait_run(r, deadline)) {
+    return dusk__set_error(DUSK_ETIMEDOUT, "compute: not done in time");
+  }
   rc = settle(r, n, nodes, outs);
-  run_put(g, r);
+  run_put(r);
   return rc;
+}
+
+int dusk_compute_many(dusk_graph *g, int n, dusk_node *const *nodes,
+                      dusk_value *outs) {
+  return dusk__compute(g, n, nodes, outs, 0, false);
 }
 
 int dusk_compute(dusk_graph *g, dusk_node *n, dusk_value *out) {
@@ -1307,6 +1418,88 @@ int dusk_take(dusk_node *n, dusk_value *out) {
   return DUSK_OK;
 }
 
+/* ------------------------------------------------------------ callbacks */
+
+int dusk__on_done(dusk_node *n, dusk_done_fn cb, void *udata) {
+  dusk_graph *g = dusk__graph_of(n);
+  waiter *w = dusk__malloc(sizeof *w);
+  wlist *fresh = dusk__malloc(sizeof *fresh);
+  int rc = DUSK_OK;
+  bool now = false;
+  pthread_mutex_lock(&g->lock);
+  atomic_fetch_or_explicit(&n->flags, DUSK__WAITERS, memory_order_seq_cst);
+  heavy_barrier();
+  int s = atomic_load_explicit(&n->state, memory_order_seq_cst);
+  if (s == DUSK__DONE || s == DUSK__FAILED) {
+    now = true;
+  } else if (!w) {
+    rc = DUSK_ENOMEM;
+  } else {
+    wlist *l = NULL;
+    HASH_FIND_PTR(g->waiters, &n, l);
+    if (!l && fresh) {
+      l = fresh;
+      fresh = NULL;
+      l->node = n;
+      l->first = NULL;
+      dusk__hash_oom = 0;
+      HASH_ADD_PTR(g->waiters, node, l);
+      if (dusk__hash_oom) {
+        fresh = l;
+        l = NULL;
+      }
+    }
+    if (l) {
+      *w = (waiter){.next = l->first, .cb = cb, .udata = udata};
+      l->first = w;
+      w = NULL;
+    } else {
+      rc = DUSK_ENOMEM;
+    }
+  }
+  pthread_mutex_unlock(&g->lock);
+  dusk__free(w);
+  dusk__free(fresh);
+  if (now)
+    cb(n, node_state(n) == DUSK__FAILED ? dusk_errcode(n) : DUSK_OK, udata);
+  return rc;
+}
+
+int dusk_cancel(dusk_node *n) {
+  if (!n || (node_flags(n) & DUSK__LITERAL))
+    return dusk__set_error(DUSK_EINVAL, "cancel: %s",
+                           n ? "a literal is always done" : "NULL node");
+  atomic_fetch_or_explicit(&n->flags, DUSK__CANCELLED, memory_order_seq_cst);
+  heavy_barrier();
+  for (;;) {
+    int s = node_state(n);
+    uint8_t idle = DUSK__IDLE;
+    switch (s) {
+    case DUSK__CLAIMING:
+      cpu_wait();
+      continue;
+    case DUSK__CLAIMED:
+      return DUSK_OK; /* its worker will see the flag */
+    case DUSK__RUNNING:
+      return dusk__set_error(DUSK_EBUSY, "cancel: the task is running");
+    case DUSK__IDLE: /* never started: fail it as cancelled, for good */
+      if (!atomic_compare_exchange_strong(&n->state, &idle, DUSK__CLAIMING))
+        continue;
+      record_cancel(n);
+      if (publish_state(n, DUSK__FAILED) & DUSK__WAITERS)
+        notify_waiters(n, true);
+      return DUSK_OK;
+    default: /* DONE or FAILED: too late */
+      atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
+      return dusk__set_error(DUSK_EINVAL, "cancel: the node has finished");
+    }
+  }
+}
+
+int dusk_task_cancelled(dusk_task *t) {
+  return t && (node_flags(t->node) & DUSK__CANCELLED);
+}
+
 /* ------------------------------------------------------------ freeing */
 
 void dusk__free_records(dusk_graph *g) {
@@ -1321,6 +1514,8 @@ void dusk__free_records(dusk_graph *g) {
     HASH_DEL(g->waiters, l);
     for (waiter *w = l->first, *next; w; w = next) {
       next = w->next;
+      if (!w->run) /* a callback whose node never finished */
+        w->cb((dusk_node *)l->node, DUSK_ECANCELED, w->udata);
       dusk__free(w);
     }
     dusk__free(l);

@@ -30,6 +30,7 @@ typedef struct dusk__run {
   atomic_int targets_left;
   atomic_int done;
   bool helper;                /* the caller is a worker of pool: it helps */
+  bool async;                 /* no one waits: the last finisher settles  */
   pthread_mutex_t lock;
   pthread_cond_t cond;
   dusk_node **order;          /* claimed: walked at the front, to walk   */
@@ -62,6 +63,17 @@ dusk__pool *dusk__graph_pool(dusk_graph *g);
 
 /* Choose the fences of finishing (see compute.c); before any pool runs. */
 void dusk__fences_init(void);
+
+/*
+** Compute nodes[0..n-1]: wait for them until the deadline (CLOCK_MONOTONIC
+** ns; 0: none; DUSK_ETIMEDOUT after it, the compute goes on), or with async
+** return once started. outs (may be NULL) as in dusk_compute_many().
+*/
+int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
+                  dusk_value *outs, int64_t deadline, bool async);
+
+/* Register cb to run when n finishes, or run it now if it has. */
+int dusk__on_done(dusk_node *n, dusk_done_fn cb, void *udata);
 
 /* Run one node and whatever becomes ready that it can run next. */
 void dusk__exec(void *item);
