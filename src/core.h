@@ -81,6 +81,15 @@ void dusk__exec(void *item);
 /* "name#id", or the node's own name: into buf, which is returned. */
 const char *dusk__label(const dusk_node *n, char *buf, size_t size);
 
+/* Store msg (taken, also on failure; NULL: none) as n's error record. */
+void dusk__store_error(dusk_graph *g, const dusk_node *n, int code, char *msg);
+
+/* A printf-style string from the dusk allocator, or NULL. */
+char *dusk__format(const char *fmt, ...) DUSK__PRINTF(1, 2);
+
+/* Free every error record of g. */
+void dusk__free_errors(dusk_graph *g);
+
 /* Forget n's error record, if any. With g->lock held. */
 void dusk__forget_error(dusk_graph *g, dusk_node *n);
 
