@@ -136,6 +136,6 @@ static int64_t wavefront(const bench_case *c) {
 }
 
 static const bench_runtime omp = {
-    "omp", setup, NULL, {fanin, chain, tree, wavefront, busy}};
+    "omp", setup, NULL, {fanin, chain, tree, wavefront, busy}, 0};
 
 int main(int argc, char **argv) { return bench_main(&omp, argc, argv); }

@@ -293,11 +293,11 @@ static int64_t malloc_wavefront(const bench_case *c) {
 
 static const bench_runtime plain = {
     "plain", NULL, NULL,
-    {direct_fanin, direct_chain, direct_tree, direct_wavefront, direct_busy}};
+    {direct_fanin, direct_chain, direct_tree, direct_wavefront, direct_busy}, 0};
 
 static const bench_runtime plain_malloc = {
     "plain-malloc", NULL, NULL,
-    {malloc_fanin, malloc_chain, malloc_tree, malloc_wavefront, malloc_busy}};
+    {malloc_fanin, malloc_chain, malloc_tree, malloc_wavefront, malloc_busy}, 0};
 
 int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++)

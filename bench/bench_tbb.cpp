@@ -175,6 +175,6 @@ static int64_t wavefront(const bench_case *c) {
 
 int main(int argc, char **argv) {
   static const bench_runtime tbb = {
-      "tbb", setup, teardown, {fanin, chain, tree, wavefront, busy}};
+      "tbb", setup, teardown, {fanin, chain, tree, wavefront, busy}, 0};
   return bench_main(&tbb, argc, argv);
 }

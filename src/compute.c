@@ -863,7 +863,13 @@ static int walk(dusk__run *r) {
     r->order[r->norder++] = c;
     dusk_node *const *args = dusk__args(c);
     int avail = 0;
+    /* Ask for the arguments' lines together: their misses overlap instead
+       of following one another. */
+    for (int j = 0; j < c->nargs && j < 8; j++)
+      __builtin_prefetch(args[j], 1);
     for (int j = 0; j < c->nargs; j++) {
+      if (j + 8 < c->nargs)
+        __builtin_prefetch(args[j + 8], 1);
       dusk_node *a = args[j];
       switch (link_logged(r, a, c)) {
       case LINK_LOCAL:
