@@ -446,6 +446,34 @@ DUSK_API dusk_node *dusk_reduce(dusk_graph *g, dusk_fn fn, void *udata,
                                 dusk_node *const *nodes, int count,
                                 int split_every);
 
+/* ---- progress and traces ---- */
+
+/*
+** A progress bar for computes, on stderr like dask's ProgressBar:
+** "[########            ] |  42% Completed |   1.3s", redrawn ten times a
+** second by the thread that waits for a compute (on a terminal; elsewhere
+** only the final line is written) and ended with a newline. With fn, fn is
+** called instead (done and total tasks, seconds elapsed), from the waiting
+** thread. on 0 turns it off. DUSK_PROGRESS=1 in the environment turns the
+** built-in bar on when the first pool starts. Computes waited for by a
+** worker (nested) and started ones (futures) draw nothing. Any thread.
+*/
+typedef void (*dusk_progress_fn)(size_t done, size_t total, double seconds,
+                                 void *udata);
+DUSK_API void dusk_set_progress(int on, dusk_progress_fn fn, void *udata);
+
+/*
+** Record every task run from now on into path, as Chrome trace-event JSON
+** (open it in Perfetto or chrome://tracing): one complete event per task
+** (its name, node id, start and duration) on a track per worker.
+** dusk_trace_stop() writes what is buffered and closes the file; a new
+** start stops the old trace first. DUSK_TRACE=path in the environment
+** starts one when the first pool starts, stopped at exit. Returns DUSK_OK,
+** DUSK_EINVAL (NULL path), DUSK_EIO (cannot write). Any thread.
+*/
+DUSK_API int dusk_trace_start(const char *path);
+DUSK_API int dusk_trace_stop(void);
+
 /* ---- seeing the graph ---- */
 
 /*

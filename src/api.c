@@ -157,8 +157,14 @@ static int default_size(void) {
 
 static pthread_once_t fences_once = PTHREAD_ONCE_INIT;
 
+/* Once per process, before the first pool: fences and diagnostics. */
+static void init_once(void) {
+  dusk__fences_init();
+  dusk__diag_init();
+}
+
 dusk_pool *dusk_pool_new(int nthreads) {
-  pthread_once(&fences_once, dusk__fences_init);
+  pthread_once(&fences_once, init_once);
   if (nthreads < 0 || nthreads > MAX_THREADS) {
     dusk__set_error(DUSK_EINVAL, "pool_new: %d threads (0 to %d)", nthreads,
                     MAX_THREADS);
@@ -180,7 +186,7 @@ static pthread_once_t default_once = PTHREAD_ONCE_INIT;
 static dusk_pool *default_pool;
 
 static void make_default(void) {
-  pthread_once(&fences_once, dusk__fences_init);
+  pthread_once(&fences_once, init_once);
   int err = 0;
   default_pool = dusk__pool_new(default_size(), dusk__exec, &err);
 }

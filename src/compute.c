@@ -350,6 +350,9 @@ static bool defer_count(dusk_node *d, bool in_pool) {
 static dusk_node *finish(dusk_node *n, int state, int ndeps, bool in_pool) {
   dusk__run *r = n->run;
   bool failed = state == DUSK__FAILED;
+  if (atomic_load_explicit(&dusk__diag, memory_order_relaxed) &
+      DUSK__DIAG_PROGRESS)
+    atomic_fetch_add_explicit(&r->ndone, 1, memory_order_relaxed);
   /* The readers in this compute: added before the result is published, so
      that another compute never sees DONE with no ref on it. */
   if (ndeps)
@@ -528,7 +531,12 @@ static dusk_node *run_task(dusk_node *n) {
     argv[i] = dusk__node_value(args[i]);
   dusk_task t = {n, r->g, NULL};
   dusk_value out = {.kind = DUSK_NONE};
+  bool traced = atomic_load_explicit(&dusk__diag, memory_order_relaxed) &
+                DUSK__DIAG_TRACE;
+  int64_t began = traced ? dusk__now() : 0;
   int rc = n->fn(&t, argv, n->nargs, &out);
+  if (traced)
+    dusk__trace_task(n, dusk__pool_worker(r->pool) + 1, began);
   if (argv != local)
     args_put(owner);
   release_args(n);
@@ -1081,13 +1089,23 @@ static bool wait_run(dusk__run *r, int64_t deadline) {
     dusk__pool_help_until(r->pool, run_done, r, deadline);
   } else {
     publish_deferred(); /* a worker of another pool must not sit on counts */
+    bool bar = atomic_load(&dusk__diag) & DUSK__DIAG_PROGRESS;
     pthread_mutex_lock(&r->lock);
     while (!atomic_load(&r->done)) {
-      if (!deadline) {
+      int64_t until = deadline;
+      if (bar) { /* wake to redraw ten times a second */
+        pthread_mutex_unlock(&r->lock);
+        dusk__progress(atomic_load(&r->ndone), r->ntotal, r->start, false);
+        pthread_mutex_lock(&r->lock);
+        int64_t tick = dusk__now() + 100000000;
+        until = deadline && deadline < tick ? deadline : tick;
+      }
+      if (!until) {
         pthread_cond_wait(&r->cond, &r->lock);
       } else {
-        struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
-        if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) == ETIMEDOUT)
+        struct timespec ts = {until / 1000000000, until % 1000000000};
+        if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) == ETIMEDOUT &&
+            deadline && dusk__now() >= deadline)
           break;
       }
     }
@@ -1211,6 +1229,9 @@ int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
     run_put(r);
     return dusk__set_error(rc, "compute: out of memory while setting up");
   }
+  r->ntotal = r->norder;
+  atomic_store_explicit(&r->ndone, 0, memory_order_relaxed);
+  r->start = atomic_load(&dusk__diag) & DUSK__DIAG_PROGRESS ? dusk__now() : 0;
   gather_ready(r);
   r->batch.done = r->cap > KEEP_ENTRIES ? give_back_order : NULL;
   r->async = async; /* before the bias goes: the last finisher reads it */
@@ -1227,6 +1248,8 @@ int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
   } else if (!wait_run(r, deadline)) {
     return dusk__set_error(DUSK_ETIMEDOUT, "compute: not done in time");
   }
+  if (r->start && !r->helper) /* the progress bar's last line */
+    dusk__progress(r->ntotal, r->ntotal, r->start, true);
   rc = settle(r, n, nodes, outs);
   run_put(r);
   return rc;

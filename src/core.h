@@ -31,6 +31,9 @@ typedef struct dusk__run {
   atomic_int done;
   bool helper;                /* the caller is a worker of pool: it helps */
   bool async;                 /* no one waits: the last finisher settles  */
+  size_t ntotal;              /* claimed nodes, for the progress bar     */
+  atomic_size_t ndone;        /* finished ones, counted while it is on   */
+  int64_t start;              /* when it started, with the progress bar  */
   pthread_mutex_t lock;
   pthread_cond_t cond;
   dusk_node **order;          /* claimed: walked at the front, to walk   */
@@ -74,6 +77,14 @@ int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
 
 /* Register cb to run when n finishes, or run it now if it has. */
 int dusk__on_done(dusk_node *n, dusk_done_fn cb, void *udata);
+
+/* Diagnostics (src/diag.c): which are on, read once per task. */
+enum { DUSK__DIAG_PROGRESS = 1, DUSK__DIAG_TRACE = 2 };
+extern atomic_int dusk__diag;
+int64_t dusk__now(void); /* CLOCK_MONOTONIC, ns */
+void dusk__diag_init(void); /* DUSK_PROGRESS, DUSK_TRACE; once */
+void dusk__progress(size_t done, size_t total, int64_t start, bool last);
+void dusk__trace_task(const dusk_node *n, int tid, int64_t start);
 
 /* Run one node and whatever becomes ready that it can run next. */
 void dusk__exec(void *item);
