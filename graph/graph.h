@@ -114,6 +114,7 @@ struct dusk_graph {
   int nsmall;             /* chunks allocated alone                        */
   atomic_int nblocks;     /* shared argument blocks (a hint: any thread)   */
   atomic_bool boxes;      /* a value was ever boxed (owns memory)          */
+  atomic_int active;      /* computes not yet settled (futures included)  */
   char *slab_cur, *slab_end; /* the slab chunks are carved from           */
   dusk_node *spare_cur, *spare_end; /* a range a thread gave back          */
   char *spare_arena, *spare_arena_end;

@@ -155,8 +155,10 @@ DUSK_API dusk_graph *dusk_graph_new(void);
 
 /*
 ** Free the graph, its nodes, and every result still held (each value's free
-** is called once). NULL: no-op. Threads: no compute on the graph may still be
-** running and no other thread may use it; nodes are invalid afterwards.
+** is called once). Nodes started with dusk_start() or dusk_submit() that are
+** still running are waited for first. NULL: no-op. Threads: not from a task
+** of g; no compute on g may still be waited for, and no other thread may use
+** g; nodes are invalid afterwards.
 */
 DUSK_API void dusk_graph_free(dusk_graph *g);
 
@@ -437,7 +439,7 @@ DUSK_API int dusk_map(dusk_graph *g, dusk_fn fn, void *udata, int64_t begin,
 /*
 ** A tree reduction of nodes[0..count-1] with fn: calls of fn on at most
 ** split_every nodes each, level by level, down to one node, which is
-** returned (delayed). split_every 0: 8. fn must combine any number of
+** returned (delayed); one node is returned as it is. split_every 0: 8. fn must combine any number of
 ** partial results (2 to split_every) the way it combines inputs, as dask's
 ** reductions do. NULL for count < 1, split_every 1 or negative, a NULL
 ** graph, fn or node (DUSK_EINVAL), or no memory (DUSK_ENOMEM).

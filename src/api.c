@@ -6,6 +6,7 @@
 #include "src/alloc.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +31,10 @@ dusk_graph *dusk_graph_new(void) {
 void dusk_graph_free(dusk_graph *g) {
   if (!g)
     return;
+  /* A started compute (a future) may still be finishing, or settling after
+     its last node was seen done: wait for it to let go of g. */
+  while (atomic_load(&g->active) > 0)
+    sched_yield();
   dusk__free_records(g);
   dusk__graph_destroy(g);
   dusk__free(g);

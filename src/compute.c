@@ -239,10 +239,21 @@ static uint16_t publish_state(dusk_node *n, uint8_t state) {
   return atomic_load_explicit(&n->flags, memory_order_seq_cst);
 }
 
-/* Count down a consumer; true when it has nothing left to wait for. */
-static bool count_down(dusk_node *d) {
-  return atomic_fetch_sub_explicit(&d->pending, 1, memory_order_acq_rel) == 1;
+/*
+** A node cancelled while it waits is finished at once (dusk_cancel), but
+** its arguments still count it down; CANCEL_BIAS added to its pending keeps
+** it from ever reaching zero, and reaching the bias says its arguments are
+** all done: it is then handed to a worker, which only releases them.
+*/
+enum { CANCEL_BIAS = 1 << 29 };
+
+/* Count down a consumer by k; true when it has nothing left to wait for. */
+static bool count_down_by(dusk_node *d, int k) {
+  int old = atomic_fetch_sub_explicit(&d->pending, k, memory_order_acq_rel);
+  return old == k || old == CANCEL_BIAS + k;
 }
+
+static bool count_down(dusk_node *d) { return count_down_by(d, 1); }
 
 static void push_or_run(dusk_node *d) {
   if (dusk__pool_push(d->run->pool, d) != 0)
@@ -267,7 +278,7 @@ static void notify_waiters(dusk_node *n, bool failed) {
   }
   atomic_fetch_and(&n->flags, (uint16_t)~DUSK__WAITERS);
   waiter *ready = NULL, *targets = NULL, *calls = NULL;
-  int code = failed ? atomic_load(&n->pending) : DUSK_OK;
+  int code = failed ? dusk_errcode(n) : DUSK_OK;
   while (w) {
     waiter *next = w->next;
     if (!w->run) {
@@ -325,7 +336,7 @@ static void publish_deferred(void) {
   int k = deferred_count;
   deferred = NULL;
   deferred_count = 0;
-  if (d && atomic_fetch_sub_explicit(&d->pending, k, memory_order_acq_rel) == k)
+  if (d && count_down_by(d, k))
     push_or_run(d);
 }
 
@@ -409,7 +420,7 @@ static dusk_node *skip(dusk_node *n) {
   release_args(n);
   int code = atomic_load(&r->failed);
   if (cause) {
-    int up = atomic_load_explicit(&cause->pending, memory_order_relaxed);
+    int up = dusk_errcode(cause);
     set_failure(n, DUSK__FAIL_UPSTREAM, up ? up : code ? code : DUSK_ETASK,
                 cause);
   }
@@ -422,7 +433,8 @@ static dusk_node *skip(dusk_node *n) {
 
 static void record_cancel(dusk_node *n) {
   char label[128];
-  set_failure(n, DUSK__FAIL_OWN, DUSK_ECANCELED, n);
+  n->kind = DUSK__FAIL_CANCELLED; /* pending is left to its arguments */
+  n->val.ptr = n;
   dusk__store_error(dusk__graph_of(n), n, DUSK_ECANCELED,
               dusk__format("%s cancelled", dusk__label(n, label, sizeof label)));
 }
@@ -584,6 +596,12 @@ void dusk__exec(void *item) {
     return;
   }
   while (n) {
+    if (node_state(n) == DUSK__FAILED) { /* cancelled while it waited */
+      dusk__run *r = n->run;
+      release_args(n);
+      target_finished(r); /* the hold dusk_cancel took on its compute */
+      break;
+    }
     if (atomic_load_explicit(&n->run->failed, memory_order_relaxed))
       n = skip(n);
     else if (cancel_requested(n))
@@ -998,6 +1016,7 @@ static dusk__run *run_get(dusk_graph *g) {
   }
   r->g = g;
   r->pool = pool;
+  atomic_fetch_add(&g->active, 1); /* dusk_graph_free waits for it */
   atomic_store(&r->failed, 0);
   atomic_store(&r->cause, NULL);
   atomic_store(&r->targets_left, 1); /* a bias until set up */
@@ -1064,6 +1083,7 @@ static void trim(dusk__run *r) {
 }
 
 static void run_put(dusk__run *r) {
+  dusk_graph *g = r->g;
   trim(r);
   pthread_mutex_lock(&runs_lock);
   if (ncached_runs < CACHED_RUNS) {
@@ -1073,6 +1093,7 @@ static void run_put(dusk__run *r) {
   pthread_mutex_unlock(&runs_lock);
   if (r)
     run_free(r);
+  atomic_fetch_sub(&g->active, 1); /* g may be freed from here on */
 }
 
 static int run_done(void *arg) {
@@ -1361,8 +1382,25 @@ int dusk_cancel(dusk_node *n) {
     case DUSK__CLAIMING:
       cpu_wait();
       continue;
-    case DUSK__CLAIMED:
-      return DUSK_OK; /* its worker will see the flag */
+    case DUSK__CLAIMED: {
+      /* Still waiting for arguments? Then finish it now (see CANCEL_BIAS);
+         if it became ready meanwhile, its worker will see the flag. */
+      int p = atomic_load(&n->pending);
+      while (p > 0 && !atomic_compare_exchange_weak(&n->pending, &p,
+                                                     p + CANCEL_BIAS))
+        ;
+      if (p > 0) {
+        dusk__run *r = n->run;
+        atomic_fetch_add(&r->targets_left, 1); /* held until it drains */
+        mark_failed(r, DUSK_ECANCELED, n);
+        int ndeps = (int)n->val.i64;
+        record_cancel(n);
+        dusk_node *next = finish(n, DUSK__FAILED, ndeps, false);
+        if (next)
+          push_or_run(next);
+      }
+      return DUSK_OK;
+    }
     case DUSK__RUNNING:
       return dusk__set_error(DUSK_EBUSY, "cancel: the task is running");
     case DUSK__IDLE: /* never started: fail it as cancelled, for good */

@@ -16,7 +16,9 @@ enum {
 };
 
 /* How a FAILED node failed (node.kind while FAILED). */
-enum { DUSK__FAIL_OWN, DUSK__FAIL_UPSTREAM, DUSK__FAIL_STOPPED };
+enum { DUSK__FAIL_OWN, DUSK__FAIL_UPSTREAM, DUSK__FAIL_STOPPED,
+       DUSK__FAIL_CANCELLED /* its code is DUSK_ECANCELED: pending may still
+                               be counted down by its arguments */ };
 
 /*
 ** One compute: the nodes it claimed, how many targets are still to finish,

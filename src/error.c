@@ -168,14 +168,15 @@ static char *not_run_message(dusk_graph *g, const dusk_node *n) {
   char self[128];
   dusk__label(n, self, sizeof self);
   const dusk_node *root = root_cause(n);
-  if (root != n && root->kind == DUSK__FAIL_OWN) {
+  if (root != n &&
+      (root->kind == DUSK__FAIL_OWN || root->kind == DUSK__FAIL_CANCELLED)) {
     const char *why = own_message(g, root);
     return dusk__format("%s not run: upstream %s", self, why ? why : "failed");
   }
   const dusk_node *first = root->kind == DUSK__FAIL_STOPPED ? root->val.ptr
                                                             : NULL;
   const char *why = own_message(g, first);
-  int code = atomic_load(&n->pending);
+  int code = dusk_errcode(n);
   if (why)
     return dusk__format("%s not run: the compute stopped after %s", self, why);
   return dusk__format("%s not run: the compute stopped (%s)", self,
@@ -189,7 +190,7 @@ const char *dusk_errmsg(const dusk_node *n) {
   const char *msg = own_message(g, n);
   if (msg)
     return msg;
-  dusk__store_error(g, n, atomic_load(&n->pending), not_run_message(g, n));
+  dusk__store_error(g, n, dusk_errcode(n), not_run_message(g, n));
   msg = own_message(g, n);
   return msg ? msg : "not run (no memory for the message)";
 }
@@ -197,6 +198,8 @@ const char *dusk_errmsg(const dusk_node *n) {
 int dusk_errcode(const dusk_node *n) {
   if (!n || node_state(n) != DUSK__FAILED)
     return DUSK_OK;
+  if (n->kind == DUSK__FAIL_CANCELLED)
+    return DUSK_ECANCELED;
   return atomic_load_explicit(&n->pending, memory_order_relaxed);
 }
 

@@ -260,6 +260,8 @@ dusk_node *dusk_reduce(dusk_graph *g, dusk_fn fn, void *udata,
                     split_every);
     return NULL;
   }
+  if (count == 1) /* nothing to combine */
+    return nodes[0];
   dusk_node **level = dusk__malloc((size_t)count * sizeof *level);
   if (!level) {
     dusk__set_error(DUSK_ENOMEM, "reduce: out of memory");
@@ -267,14 +269,15 @@ dusk_node *dusk_reduce(dusk_graph *g, dusk_fn fn, void *udata,
   }
   for (int i = 0; i < count; i++)
     level[i] = nodes[i];
-  /* Each pass replaces groups of split_every by one call, in place; the
-     first pass always makes at least one call, even of a single node. */
+  /* Each pass replaces groups of split_every by one call, in place. */
   int len = count;
   do {
     int out = 0;
     for (int i = 0; i < len; i += split_every) {
       int k = len - i < split_every ? len - i : split_every;
-      dusk_node *c = dusk_call_named(g, "reduce", fn, udata, k, &level[i]);
+      dusk_node *c = k == 1 ? level[i] /* a lone one waits for the next level */
+                            : dusk_call_named(g, "reduce", fn, udata, k,
+                                              &level[i]);
       if (!c) {
         dusk__free(level);
         return NULL; /* dusk_call set the error */
