@@ -1,0 +1,119 @@
+#!/bin/sh
+# The tests of hdf5_rowsum (see examples/CMakeLists.txt), one case per run:
+#
+#   hdf5_check.sh ROWSUM MAKE DIR demo [OPTION ...]
+#       the demo: no file given, in an empty DIR; it must write its demo file
+#       there and check out
+#   hdf5_check.sh ROWSUM MAKE DIR total|total32 ROWS COLS TASKS [OPTION ...]
+#       a ROWS x COLS dataset of small whole numbers (f64, or f32), whose
+#       total is exact in any order: the total printed must be hdf5_make's,
+#       the task count TASKS; with --write-rows it runs twice (the second
+#       replaces the first run's row sums)
+#   hdf5_check.sh ROWSUM MAKE DIR dot
+#       --dot writes DOT text naming the tasks
+#   hdf5_check.sh ROWSUM MAKE DIR bad SETUP PATTERN [ARG ...]
+#       bad input: exit code exactly 2, and stderr exactly one line that
+#       matches PATTERN (grep -E); SETUP: none, text (notes.txt), file
+#       (t.h5 holding /X, 4 x 3, and the one of /V (1-D), /C (3-D), /S
+#       (scalar), /I (integers), /E (0 x 5), /Z (4 x 0), /G (a group) that
+#       the arguments name)
+#
+# It works in DIR (emptied first; removed when the case passes) and exits 0
+# when the case passes, 1 with the reason otherwise.
+set -u
+rowsum=$1 make=$2 dir=$3 mode=$4
+shift 4
+
+fail() {
+  echo "FAIL: $*"
+  for f in out err; do
+    [ -s "$dir/$f" ] && { echo "--- std$f:"; cat "$dir/$f"; }
+  done
+  exit 1
+}
+
+# has FILE PATTERN: FILE has a line matching the extended regex PATTERN
+has() { grep -E -q -e "$2" "$1"; }
+
+make_file() { # make_file NAME KIND DIM...: add a dataset to t.h5
+  "$make" t.h5 "$@" >/dev/null || fail "hdf5_make t.h5 $*"
+}
+
+rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" || fail "cannot make $dir"
+
+case $mode in
+demo)
+  "$rowsum" "$@" >out 2>err
+  rc=$?
+  [ $rc -eq 0 ] || fail "exit code $rc, expected 0"
+  [ -f hdf5_rowsum_demo.h5 ] || fail "no demo file in the working directory"
+  has out '^rows: +1000$' || fail "not 1000 rows"
+  has out '^check: +ok' || fail "the check did not pass"
+  case " $* " in *" --write-rows "*)
+    has out '^row sums: .*ok' || fail "the row sums did not check out" ;;
+  esac
+  ;;
+total | total32)
+  rows=$1 cols=$2 tasks=$3
+  shift 3
+  kind=f64
+  [ "$mode" = total32 ] && kind=f32
+  expect=$("$make" t.h5 /X $kind "$rows" "$cols") || fail "hdf5_make"
+  expect=${expect#total }
+  runs=1
+  case " $* " in *" --write-rows "*) runs=2 ;; esac
+  for run in $(seq $runs); do
+    "$rowsum" "$@" t.h5 /X >out 2>err
+    rc=$?
+    [ $rc -eq 0 ] || fail "run $run: exit code $rc, expected 0"
+    has out "^total: +$expect\$" || fail "run $run: total is not $expect"
+    has out "^rows: +$rows\$" || fail "run $run: not $rows rows"
+    has out "^tasks: +$tasks " || fail "run $run: not $tasks tasks"
+    has out '^check: +ok' || fail "run $run: the check did not pass"
+    if [ $runs -eq 2 ]; then
+      has out '^row sums: +/X_rowsums written and read back: ok' ||
+        fail "run $run: the row sums did not check out"
+    fi
+  done
+  ;;
+dot)
+  make_file /X f64 8 4
+  "$rowsum" --dot graph.dot t.h5 >out 2>err || fail "exit code $?"
+  has graph.dot '^digraph' || fail "graph.dot is not DOT"
+  has graph.dot 'sum_block' || fail "graph.dot does not show sum_block"
+  has graph.dot '"add"|add' || fail "graph.dot does not show the adds"
+  ;;
+bad)
+  setup=$1 pattern=$2
+  shift 2
+  case $setup in
+  none) ;;
+  text) echo "not HDF5" >notes.txt ;;
+  file) # /X, and the wrong kind of dataset the arguments name
+    make_file /X f64 4 3
+    for a in "$@"; do
+      case $a in
+      /V) make_file /V f64 10 ;;
+      /C) make_file /C f64 2 3 4 ;;
+      /S) make_file /S f64 ;;
+      /I) make_file /I i32 4 4 ;;
+      /E) make_file /E f64 0 5 ;;
+      /Z) make_file /Z f64 4 0 ;;
+      /G) make_file /G group ;;
+      esac
+    done
+    ;;
+  esac
+  "$rowsum" "$@" >out 2>err
+  rc=$?
+  [ $rc -eq 2 ] || fail "exit code $rc, expected 2"
+  lines=$(wc -l <err)
+  [ "$lines" -eq 1 ] || fail "stderr has $lines lines, expected 1"
+  has err "^hdf5_rowsum: .*$pattern" || fail "stderr does not match: $pattern"
+  ;;
+*)
+  fail "unknown mode $mode"
+  ;;
+esac
+cd / && rm -rf "$dir"
+echo "ok"

@@ -1,0 +1,828 @@
+/*
+** hdf5_rowsum: the row sums of an HDF5 dataset, as dask.delayed's classic
+** example computes them, in C.
+**
+** The Python it follows opens a file, makes one delayed task per row that
+** reads the row and sums it, and one delayed sum over the rows:
+**
+**     dset = h5py.File("myfile.hdf5")["/X"]
+**     rows = [delayed(sum_row)(i) for i in range(dset.shape[0])]
+**     total = delayed(sum)(rows).compute()
+**
+** Here each task reads a block of rows (--rows-per-task, 1 by default: one
+** task per row, the same graph as above), sums each row and the block, and a
+** tree of "add" tasks, two by two, adds the blocks. The answer is checked
+** against a plain sequential read of the same blocks summed in the same
+** order, so the two must agree to the last bit. --write-rows also stores the
+** per-row sums in a new dataset (dask's to_hdf5 step) and reads them back.
+**
+** HDF5 and threads. Debian's serial libhdf5 is not promised to be
+** thread-safe (the build may take one global lock per call, the parallel
+** builds take none), so every HDF5 call a task makes goes through one mutex,
+** `hdf5_lock` below. Main opens the file and the dataset once, before the
+** compute, and only closes them after it; the tasks share those ids and each
+** reads its rows into its own buffer, with its own dataspaces. The summing,
+** which is the work worth spreading over cores, happens outside the lock.
+** (A dusk feature, resource classes, will do this job later: tasks tagged
+** "hdf5" with a limit of one running at a time, without blocking workers.)
+**
+** Speed. With one row per task, each task pays HDF5's cost per read (a
+** couple of microseconds for a hyperslab of 1000 doubles) under the lock,
+** and on two threads those serialized reads alternate between cores, which
+** makes each slower. Blocks of a few dozen rows (--rows-per-task 32) bring
+** the graph to within a few tens of percent of a sequential loop;
+** bench/hdf5 measures both against dask.
+**
+** Usage:
+**   hdf5_rowsum [--rows-per-task N] [--threads N] [--dot FILE] [--write-rows]
+**               [FILE [DATASET]]
+**
+**   FILE, DATASET      a 2-D floating-point dataset (default DATASET: /X).
+**                      Without FILE the program writes the demo file
+**                      hdf5_rowsum_demo.h5 into the working directory (/X:
+**                      1000 x 1000 random doubles, contiguous, fixed seed)
+**                      and uses it.
+**   --rows-per-task N  rows read and summed by one task (default 1)
+**   --threads N        worker threads (default 0: one per core, or
+**                      DUSK_NUM_THREADS)
+**   --dot FILE         draw the graph after the compute: .svg, .png or .pdf
+**                      through graphviz's dot, any other name as DOT text
+**   --write-rows       write the row sums into DATASET_rowsums (/X_rowsums),
+**                      replacing it if present, and check them
+**
+** Exit status: 0 when the total checks out; 2 for bad input (an option, a
+** missing or unreadable file, a dataset that is missing, not 2-D, empty or
+** not of floating point), with a one-line message on stderr; 1 when
+** something fails at run time.
+**
+** (No --trace yet: dusk has no tracing; it will come with the diagnostics.)
+*/
+#define _POSIX_C_SOURCE 200809L
+
+#include "dusk.h"
+
+#include <hdf5.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define PROG "hdf5_rowsum"
+#define DEMO_FILE "hdf5_rowsum_demo.h5"
+#define DEMO_DATASET "/X"
+#define DEMO_ROWS 1000
+#define DEMO_COLS 1000
+#define DEMO_SEED 42
+
+enum { EXIT_BAD_INPUT = 2 };
+
+/* ============================================================ the input */
+
+/*
+** What the tasks share, read-only while a compute runs: the open dataset,
+** its shape, the dataset the row sums go to, and the lock around HDF5.
+*/
+typedef struct input {
+  const char *path, *name;
+  hid_t file;                  /* H5I_INVALID_HID until opened */
+  hid_t dset;                  /* the 2-D dataset               */
+  hid_t rowsums;               /* --write-rows: the 1-D output  */
+  hsize_t rows, cols;
+  pthread_mutex_t *lock;       /* serializes HDF5 calls; see above */
+} input;
+
+/*
+** One mutex for every HDF5 call made while tasks run. The library is not
+** thread-safe by contract; this lock makes the example correct whatever
+** build of it is linked.
+*/
+static pthread_mutex_t hdf5_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void lock(const input *in) {
+  if (in->lock != NULL) /* NULL only in bench/hdf5's unserialized run */
+    pthread_mutex_lock(in->lock);
+}
+
+static void unlock(const input *in) {
+  if (in->lock != NULL)
+    pthread_mutex_unlock(in->lock);
+}
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE __attribute__((format(printf, 1, 2)))
+#else
+#define PRINTF_LIKE
+#endif
+
+/* A one-line message for bad input; returns EXIT_BAD_INPUT. */
+static int bad_input(const char *fmt, ...) PRINTF_LIKE;
+static int bad_input(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, PROG ": ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  return EXIT_BAD_INPUT;
+}
+
+static const char *class_text(H5T_class_t c) {
+  switch (c) {
+  case H5T_INTEGER: return "integers";
+  case H5T_STRING: return "strings";
+  case H5T_COMPOUND: return "compound records";
+  case H5T_ENUM: return "enumerations";
+  case H5T_ARRAY: return "arrays";
+  case H5T_VLEN: return "variable-length sequences";
+  case H5T_REFERENCE: return "references";
+  case H5T_OPAQUE: return "opaque data";
+  case H5T_BITFIELD: return "bit fields";
+  case H5T_TIME: return "times";
+  default: return "values of an unknown class";
+  }
+}
+
+/* Close what open_input() and make_rowsums() opened; safe to repeat. */
+static void close_input(input *in) {
+  if (in->rowsums >= 0)
+    H5Dclose(in->rowsums);
+  if (in->dset >= 0)
+    H5Dclose(in->dset);
+  if (in->file >= 0)
+    H5Fclose(in->file);
+  in->rowsums = in->dset = in->file = H5I_INVALID_HID;
+}
+
+/* Check that the open dataset is a non-empty 2-D float dataset. */
+static int check_shape(input *in) {
+  hid_t space = H5Dget_space(in->dset);
+  hid_t type = H5Dget_type(in->dset);
+  int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+  H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+  hsize_t dims[2] = {0, 0};
+  if (rank == 2)
+    H5Sget_simple_extent_dims(space, dims, NULL);
+  if (type >= 0)
+    H5Tclose(type);
+  if (space >= 0)
+    H5Sclose(space);
+  if (rank < 0 || cls == H5T_NO_CLASS)
+    return bad_input("%s: cannot read the shape and type of %s", in->path,
+                     in->name);
+  if (rank != 2)
+    return bad_input("%s: %s has %d dimension%s, expected 2", in->path,
+                     in->name, rank, rank == 1 ? "" : "s");
+  if (cls != H5T_FLOAT)
+    return bad_input("%s: %s holds %s, not floating-point numbers", in->path,
+                     in->name, class_text(cls));
+  if (dims[0] == 0 || dims[1] == 0)
+    return bad_input("%s: %s is empty (%" PRIuMAX " x %" PRIuMAX ")",
+                     in->path, in->name, (uintmax_t)dims[0],
+                     (uintmax_t)dims[1]);
+  in->rows = dims[0];
+  in->cols = dims[1];
+  return 0;
+}
+
+/*
+** Open in->path and in->name, writable when `write`, and check the
+** dataset. Returns 0, or EXIT_BAD_INPUT after a one-line message; on
+** failure everything it opened is closed again.
+*/
+static int open_input(input *in, int write) {
+  FILE *f = fopen(in->path, "rb"); /* errno says why better than HDF5 does */
+  if (f == NULL)
+    return bad_input("cannot open %s: %s", in->path, strerror(errno));
+  fclose(f);
+  if (H5Fis_hdf5(in->path) <= 0)
+    return bad_input("%s is not an HDF5 file", in->path);
+  in->file = H5Fopen(in->path, write ? H5F_ACC_RDWR : H5F_ACC_RDONLY,
+                     H5P_DEFAULT);
+  if (in->file < 0)
+    return bad_input("cannot open %s%s", in->path,
+                     write ? " for writing" : "");
+  /* H5Lexists fails, rather than saying no, when a parent group is absent */
+  if (in->name[0] == '\0' || H5Lexists(in->file, in->name, H5P_DEFAULT) <= 0) {
+    close_input(in);
+    return bad_input("%s: no dataset %s", in->path, in->name);
+  }
+  in->dset = H5Dopen2(in->file, in->name, H5P_DEFAULT);
+  if (in->dset < 0) {
+    close_input(in);
+    return bad_input("%s: %s is not a dataset", in->path, in->name);
+  }
+  int rc = check_shape(in);
+  if (rc != 0)
+    close_input(in);
+  return rc;
+}
+
+/*
+** --write-rows: (re)create the 1-D dataset `name` of in->rows doubles.
+** Returns 0, or 1 after a message.
+*/
+static int make_rowsums(input *in, const char *name) {
+  htri_t there = H5Lexists(in->file, name, H5P_DEFAULT);
+  if (there > 0 && H5Ldelete(in->file, name, H5P_DEFAULT) < 0) {
+    fprintf(stderr, PROG ": %s: cannot replace %s\n", in->path, name);
+    return 1;
+  }
+  hid_t space = H5Screate_simple(1, &in->rows, NULL);
+  if (space >= 0)
+    in->rowsums = H5Dcreate2(in->file, name, H5T_IEEE_F64LE, space,
+                             H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (space >= 0)
+    H5Sclose(space);
+  if (in->rowsums < 0) {
+    fprintf(stderr, PROG ": %s: cannot create %s\n", in->path, name);
+    return 1;
+  }
+  return 0;
+}
+
+/* ============================================================ the work */
+
+/*
+** Read rows [first, first + count) into buf (count * cols doubles): select
+** them in a dataspace of our own, then read. Returns 0 or -1. Any thread;
+** holds the HDF5 lock for the whole exchange with the library.
+*/
+static int read_rows(const input *in, hsize_t first, hsize_t count,
+                     double *buf) {
+  hsize_t start[2] = {first, 0}, size[2] = {count, in->cols};
+  herr_t rc = -1;
+  lock(in);
+  hid_t file_space = H5Dget_space(in->dset);
+  hid_t mem_space = H5Screate_simple(2, size, NULL);
+  if (file_space >= 0 && mem_space >= 0 &&
+      H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, size,
+                          NULL) >= 0)
+    rc = H5Dread(in->dset, H5T_NATIVE_DOUBLE, mem_space, file_space,
+                 H5P_DEFAULT, buf);
+  if (mem_space >= 0)
+    H5Sclose(mem_space);
+  if (file_space >= 0)
+    H5Sclose(file_space);
+  unlock(in);
+  return rc < 0 ? -1 : 0;
+}
+
+/* Write sums[0..count-1] to rows [first, first + count) of in->rowsums. */
+static int write_rows(const input *in, hsize_t first, hsize_t count,
+                      const double *sums) {
+  herr_t rc = -1;
+  lock(in);
+  hid_t file_space = H5Dget_space(in->rowsums);
+  hid_t mem_space = H5Screate_simple(1, &count, NULL);
+  if (file_space >= 0 && mem_space >= 0 &&
+      H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &first, NULL, &count,
+                          NULL) >= 0)
+    rc = H5Dwrite(in->rowsums, H5T_NATIVE_DOUBLE, mem_space, file_space,
+                  H5P_DEFAULT, sums);
+  if (mem_space >= 0)
+    H5Sclose(mem_space);
+  if (file_space >= 0)
+    H5Sclose(file_space);
+  unlock(in);
+  return rc < 0 ? -1 : 0;
+}
+
+/*
+** The sum of each of `count` rows of `cols` values, left to right, into
+** sums[] when it is not NULL; returns the rows' sums added in order. The
+** sequential check uses the same function, so both add in the same order.
+*/
+static double sum_rows(const double *buf, hsize_t count, hsize_t cols,
+                       double *sums) {
+  double total = 0;
+  for (hsize_t r = 0; r < count; r++) {
+    const double *row = buf + r * cols;
+    double s = 0;
+    for (hsize_t c = 0; c < cols; c++)
+      s += row[c];
+    if (sums != NULL)
+      sums[r] = s;
+    total += s;
+  }
+  return total;
+}
+
+/* A buffer for `count` rows; NULL when too large or out of memory. */
+static double *row_buffer(const input *in, hsize_t count) {
+  if (count > SIZE_MAX / sizeof(double) / in->cols)
+    return NULL;
+  return malloc((size_t)(count * in->cols) * sizeof(double));
+}
+
+/* ============================================================ the tasks */
+
+/* What one read task reads: a block of rows. Lives until the graph is freed. */
+typedef struct block {
+  const input *in;
+  hsize_t first, count;
+} block;
+
+/* Read the block's rows and return their sum (a double). */
+static int sum_block(dusk_task *t, const dusk_value *args, int nargs,
+                     dusk_value *out) {
+  (void)args, (void)nargs;
+  const block *b = dusk_task_udata(t);
+  double *buf = row_buffer(b->in, b->count);
+  if (buf == NULL)
+    return dusk_fail(t, "rows %ju..%ju: out of memory", (uintmax_t)b->first,
+                     (uintmax_t)(b->first + b->count - 1));
+  if (read_rows(b->in, b->first, b->count, buf) != 0) {
+    free(buf);
+    return dusk_fail(t, "rows %ju..%ju: reading failed", (uintmax_t)b->first,
+                     (uintmax_t)(b->first + b->count - 1));
+  }
+  *out = dusk_f64(sum_rows(buf, b->count, b->in->cols, NULL));
+  free(buf);
+  return 0;
+}
+
+/* --write-rows: read the block and return its row sums (an array). */
+static int read_block(dusk_task *t, const dusk_value *args, int nargs,
+                      dusk_value *out) {
+  (void)args, (void)nargs;
+  const block *b = dusk_task_udata(t);
+  double *buf = row_buffer(b->in, b->count);
+  double *sums = malloc((size_t)b->count * sizeof *sums);
+  int ok = buf != NULL && sums != NULL &&
+           read_rows(b->in, b->first, b->count, buf) == 0;
+  if (ok)
+    sum_rows(buf, b->count, b->in->cols, sums);
+  free(buf);
+  if (!ok) {
+    free(sums);
+    return dusk_fail(t, "rows %ju..%ju: %s", (uintmax_t)b->first,
+                     (uintmax_t)(b->first + b->count - 1),
+                     buf == NULL || sums == NULL ? "out of memory"
+                                                 : "reading failed");
+  }
+  *out = dusk_ptr(sums, (size_t)b->count * sizeof *sums, free);
+  return 0;
+}
+
+/* --write-rows: store the block's row sums, return their sum. */
+static int write_block(dusk_task *t, const dusk_value *args, int nargs,
+                       dusk_value *out) {
+  (void)nargs;
+  const block *b = dusk_task_udata(t);
+  const double *sums = args[0].ptr;
+  if (write_rows(b->in, b->first, b->count, sums) != 0)
+    return dusk_fail(t, "rows %ju..%ju: writing the sums failed",
+                     (uintmax_t)b->first,
+                     (uintmax_t)(b->first + b->count - 1));
+  double total = 0;
+  for (hsize_t r = 0; r < b->count; r++)
+    total += sums[r];
+  *out = dusk_f64(total);
+  return 0;
+}
+
+static int add(dusk_task *t, const dusk_value *args, int nargs,
+               dusk_value *out) {
+  (void)t, (void)nargs;
+  *out = dusk_f64(args[0].f64 + args[1].f64);
+  return 0;
+}
+
+/* ============================================================ the graph */
+
+/* The graph of one row sum, and what it took to build. */
+typedef struct rowsum {
+  dusk_graph *g;
+  block *blocks;
+  size_t nblocks;
+  dusk_node *total;  /* NULL when building failed */
+  size_t tasks;
+} rowsum;
+
+static size_t block_count(const input *in, hsize_t rows_per_task) {
+  return (size_t)((in->rows + rows_per_task - 1) / rows_per_task);
+}
+
+/*
+** Add neighbours two by two until one node is left, an odd one out moving
+** up a level, in place in level[0..n-1]. tree_sum() below adds numbers in
+** exactly this order. A NULL node (out of memory) makes every node above
+** it NULL, so a failure shows at the top.
+*/
+static dusk_node *add_tree(dusk_graph *g, dusk_node **level, size_t n) {
+  for (; n > 1; n = (n + 1) / 2)
+    for (size_t i = 0; i < n; i += 2)
+      level[i / 2] = i + 1 < n ? dusk_delayed(g, add, level[i], level[i + 1])
+                               : level[i];
+  return level[0];
+}
+
+static double tree_sum(double *v, size_t n) {
+  for (; n > 1; n = (n + 1) / 2)
+    for (size_t i = 0; i < n; i += 2)
+      v[i / 2] = i + 1 < n ? v[i] + v[i + 1] : v[i];
+  return v[0];
+}
+
+/*
+** Build the row sum of `in` in a new graph on `pool`: one read task per
+** block of rows_per_task rows (with --write-rows a read and a write task),
+** then the tree of adds. Returns 0, or 1 after a message; rowsum_free()
+** releases what it made either way.
+*/
+static int rowsum_build(rowsum *rs, const input *in, hsize_t rows_per_task,
+                        int write, dusk_pool *pool) {
+  memset(rs, 0, sizeof *rs);
+  rs->nblocks = block_count(in, rows_per_task);
+  rs->blocks = malloc(rs->nblocks * sizeof *rs->blocks);
+  dusk_node **level = malloc(rs->nblocks * sizeof *level);
+  rs->g = dusk_graph_new();
+  if (rs->blocks == NULL || level == NULL || rs->g == NULL) {
+    free(level);
+    fprintf(stderr, PROG ": out of memory building the graph\n");
+    return 1;
+  }
+  dusk_graph_set_pool(rs->g, pool);
+  for (size_t i = 0; i < rs->nblocks; i++) {
+    block *b = &rs->blocks[i];
+    b->in = in;
+    b->first = (hsize_t)i * rows_per_task;
+    b->count = in->rows - b->first < rows_per_task ? in->rows - b->first
+                                                   : rows_per_task;
+    if (!write) {
+      level[i] = dusk_call_named(rs->g, "sum_block", sum_block, b, 0, NULL);
+    } else {
+      dusk_node *sums =
+          dusk_call_named(rs->g, "read_block", read_block, b, 0, NULL);
+      level[i] = sums == NULL ? NULL
+                              : dusk_call_named(rs->g, "write_block",
+                                                write_block, b, 1, &sums);
+    }
+  }
+  rs->total = add_tree(rs->g, level, rs->nblocks);
+  free(level);
+  if (rs->total == NULL) {
+    const char *why = NULL;
+    dusk_last_error(&why);
+    fprintf(stderr, PROG ": building the graph: %s\n", why);
+    return 1;
+  }
+  rs->tasks = dusk_graph_size(rs->g);
+  return 0;
+}
+
+static void rowsum_free(rowsum *rs) {
+  dusk_graph_free(rs->g); /* first: the tasks point into rs->blocks */
+  free(rs->blocks);
+  memset(rs, 0, sizeof *rs);
+}
+
+/* ================================================== the sequential check */
+
+/*
+** The same blocks read and summed one after the other on this thread, the
+** block sums added in the tree's order: the answer dusk must match exactly.
+** When row_sums is not NULL it receives every row's sum. Returns 0 or -1.
+*/
+static int sum_sequentially(const input *in, hsize_t rows_per_task,
+                            double *total, double *row_sums) {
+  size_t n = block_count(in, rows_per_task);
+  hsize_t most = in->rows < rows_per_task ? in->rows : rows_per_task;
+  double *buf = row_buffer(in, most);
+  double *blocks = malloc(n * sizeof *blocks);
+  int rc = buf != NULL && blocks != NULL ? 0 : -1;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    hsize_t first = (hsize_t)i * rows_per_task;
+    hsize_t count = in->rows - first < most ? in->rows - first : most;
+    rc = read_rows(in, first, count, buf);
+    if (rc == 0)
+      blocks[i] = sum_rows(buf, count, in->cols,
+                           row_sums != NULL ? row_sums + first : NULL);
+  }
+  if (rc == 0)
+    *total = tree_sum(blocks, n);
+  free(blocks);
+  free(buf);
+  return rc;
+}
+
+/* --write-rows: read the stored row sums back and compare them. */
+static int check_rowsums(const input *in, const double *expect) {
+  double *back = malloc((size_t)in->rows * sizeof *back);
+  int ok = back != NULL &&
+           H5Dread(in->rowsums, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL,
+                   H5P_DEFAULT, back) >= 0 &&
+           memcmp(back, expect, (size_t)in->rows * sizeof *back) == 0;
+  free(back);
+  return ok ? 0 : -1;
+}
+
+/* ============================================================ the demo */
+
+/* splitmix64: a small, good generator with a fixed seed, for the demo. */
+static uint64_t next_random(uint64_t *state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return z ^ (z >> 31);
+}
+
+/*
+** Write the demo file: /X, DEMO_ROWS x DEMO_COLS doubles uniform in [0, 1),
+** stored contiguously (as dask's to_hdf5 made the seed's). Returns 0, or 1
+** after a message.
+*/
+static int make_demo(void) {
+  hsize_t dims[2] = {DEMO_ROWS, DEMO_COLS};
+  double *x = malloc(sizeof(double) * DEMO_ROWS * DEMO_COLS);
+  if (x == NULL) {
+    fprintf(stderr, PROG ": out of memory making the demo data\n");
+    return 1;
+  }
+  uint64_t state = DEMO_SEED;
+  for (size_t i = 0; i < (size_t)DEMO_ROWS * DEMO_COLS; i++)
+    x[i] = (double)(next_random(&state) >> 11) * 0x1.0p-53;
+  herr_t rc = -1;
+  hid_t file = H5Fcreate(DEMO_FILE, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t space = H5Screate_simple(2, dims, NULL);
+  hid_t dset = file >= 0 && space >= 0
+                   ? H5Dcreate2(file, DEMO_DATASET, H5T_IEEE_F64LE, space,
+                                H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+                   : H5I_INVALID_HID;
+  if (dset >= 0)
+    rc = H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
+  if (dset >= 0)
+    H5Dclose(dset);
+  if (space >= 0)
+    H5Sclose(space);
+  if (file >= 0 && H5Fclose(file) < 0)
+    rc = -1;
+  free(x);
+  if (rc < 0) {
+    fprintf(stderr, PROG ": cannot write the demo file %s\n", DEMO_FILE);
+    return 1;
+  }
+  printf("wrote the demo file %s: %s, %d x %d random doubles\n", DEMO_FILE,
+         DEMO_DATASET, DEMO_ROWS, DEMO_COLS);
+  return 0;
+}
+
+/* ============================================================ options */
+
+typedef struct options {
+  hsize_t rows_per_task;
+  int threads;
+  const char *dot;
+  int write_rows;
+  const char *path, *name;
+} options;
+
+static const char usage[] =
+    "usage: " PROG " [--rows-per-task N] [--threads N] [--dot FILE] "
+    "[--write-rows] [FILE [DATASET]]\n";
+
+/* A whole number from lo to hi in text, else -1. */
+static long long parse_count(const char *text, long long lo, long long hi) {
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || v < lo || v > hi)
+    return -1;
+  return v;
+}
+
+/* Returns 0, EXIT_BAD_INPUT after a message, or -1 for --help. */
+static int parse_options(options *o, int argc, char **argv) {
+  *o = (options){.rows_per_task = 1, .threads = 0, .name = DEMO_DATASET};
+  int files = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int takes_value = strcmp(a, "--rows-per-task") == 0 ||
+                      strcmp(a, "--threads") == 0 || strcmp(a, "--dot") == 0;
+    if (takes_value && i + 1 >= argc)
+      return bad_input("%s wants a value", a);
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      fputs(usage, stdout);
+      return -1;
+    } else if (strcmp(a, "--rows-per-task") == 0) {
+      long long v = parse_count(argv[++i], 1, INT64_MAX);
+      if (v < 0)
+        return bad_input("--rows-per-task wants a whole number from 1 up, "
+                         "not '%s'", argv[i]);
+      o->rows_per_task = (hsize_t)v;
+    } else if (strcmp(a, "--threads") == 0) {
+      long long v = parse_count(argv[++i], 0, 1024);
+      if (v < 0)
+        return bad_input("--threads wants a whole number from 0 (one per "
+                         "core) to 1024, not '%s'", argv[i]);
+      o->threads = (int)v;
+    } else if (strcmp(a, "--dot") == 0) {
+      o->dot = argv[++i];
+    } else if (strcmp(a, "--write-rows") == 0) {
+      o->write_rows = 1;
+    } else if (a[0] == '-' && a[1] != '\0' && strcmp(a, "--") != 0) {
+      return bad_input("unknown option %s (try --help)", a);
+    } else if (files == 0) {
+      o->path = a;
+      files++;
+    } else if (files == 1) {
+      o->name = a;
+      files++;
+    } else {
+      return bad_input("too many arguments: %s", a);
+    }
+  }
+  if (o->path != NULL && o->path[0] == '\0')
+    return bad_input("the file name is empty");
+  return 0;
+}
+
+/* ============================================================ main */
+
+static double seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/*
+** How many HDF5 files and objects in them (datasets, groups, attributes,
+** named datatypes) this process still holds open. Main checks that none
+** is left at the end, on every path, so that a leaked handle fails the
+** tests. (HDF5 1.10 offers no count of dataspaces: those are checked by
+** reading the code, each H5S*create or H5Dget_space next to its H5Sclose.)
+*/
+static ssize_t open_handles(void) {
+  return H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL);
+}
+
+/* Draw the computed graph into path: an image through dot, else DOT text. */
+static int draw(rowsum *rs, const char *path) {
+  const char *dot = strrchr(path, '.');
+  int image = dot != NULL && (strcmp(dot, ".svg") == 0 ||
+                              strcmp(dot, ".png") == 0 ||
+                              strcmp(dot, ".pdf") == 0);
+  int rc;
+  if (image) {
+    rc = dusk_visualize(rs->g, &rs->total, 1, path);
+  } else {
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+      fprintf(stderr, PROG ": cannot write %s: %s\n", path, strerror(errno));
+      return 1;
+    }
+    rc = dusk_write_dot(rs->g, &rs->total, 1, f, NULL);
+    if (fclose(f) != 0 && rc == DUSK_OK)
+      rc = DUSK_EIO;
+  }
+  if (rc != DUSK_OK) {
+    const char *why = NULL;
+    dusk_last_error(&why);
+    fprintf(stderr, PROG ": drawing %s: %s\n", path,
+            why != NULL && why[0] != '\0' ? why : dusk_strerror(rc));
+    return 1;
+  }
+  printf("graph:     %s\n", path);
+  return 0;
+}
+
+/* Print what was computed and how long it took. */
+static void report(const rowsum *rs, const input *in, const options *o,
+                   int threads, double build_s, double compute_s) {
+  hsize_t per_task = o->rows_per_task < in->rows ? o->rows_per_task : in->rows;
+  const char *up_to = in->rows % per_task != 0 ? "up to " : "";
+  printf("dataset:   %s %s, %ju x %ju\n", in->path, in->name,
+         (uintmax_t)in->rows, (uintmax_t)in->cols);
+  printf("rows:      %ju\n", (uintmax_t)in->rows);
+  if (o->write_rows)
+    printf("tasks:     %zu (%zu read_block and %zu write_block of %s%ju "
+           "row%s, %zu add)\n", rs->tasks, rs->nblocks, rs->nblocks, up_to,
+           (uintmax_t)per_task, per_task == 1 ? "" : "s", rs->nblocks - 1);
+  else
+    printf("tasks:     %zu (%zu sum_block of %s%ju row%s, %zu add)\n",
+           rs->tasks, rs->nblocks, up_to, (uintmax_t)per_task,
+           per_task == 1 ? "" : "s", rs->nblocks - 1);
+  printf("threads:   %d\n", threads);
+  printf("build:     %.3f ms\n", build_s * 1e3);
+  printf("compute:   %.3f ms\n", compute_s * 1e3);
+  printf("per task:  %.3f us (build and compute)\n",
+         (build_s + compute_s) * 1e6 / (double)rs->tasks);
+}
+
+/*
+** Compute the row sum built in rs, check it against the sequential read
+** (and the stored row sums), and print the figures. Returns the exit code.
+*/
+static int run(rowsum *rs, const input *in, const options *o,
+               double build_s, int threads) {
+  double t0 = seconds();
+  dusk_value v;
+  int rc = dusk_compute(rs->g, rs->total, &v);
+  double compute_s = seconds() - t0;
+  if (rc != DUSK_OK) {
+    fprintf(stderr, PROG ": %s\n", dusk_errmsg(rs->total));
+    return 1;
+  }
+  double *row_sums = NULL;
+  if (o->write_rows &&
+      (row_sums = malloc((size_t)in->rows * sizeof *row_sums)) == NULL) {
+    fprintf(stderr, PROG ": out of memory for the check\n");
+    return 1;
+  }
+  double expect = 0;
+  t0 = seconds();
+  int seq = sum_sequentially(in, o->rows_per_task, &expect, row_sums);
+  double seq_s = seconds() - t0;
+  int rows_ok =
+      !o->write_rows || (seq == 0 && check_rowsums(in, row_sums) == 0);
+  free(row_sums);
+  if (seq != 0) {
+    fprintf(stderr, PROG ": the sequential read failed\n");
+    return 1;
+  }
+  report(rs, in, o, threads, build_s, compute_s);
+  printf("total:     %.17g\n", v.f64);
+  printf("check:     %s a sequential read of the same blocks (%.3f ms)\n",
+         v.f64 == expect ? "ok, equal to" : "WRONG, differs from",
+         seq_s * 1e3);
+  if (o->write_rows)
+    printf("row sums:  %s_rowsums %s\n", in->name,
+           rows_ok ? "written and read back: ok" : "WRONG when read back");
+  if (v.f64 != expect)
+    fprintf(stderr, PROG ": total %.17g, the sequential read gives %.17g\n",
+            v.f64, expect);
+  if (!rows_ok)
+    fprintf(stderr, PROG ": the stored row sums differ from the computed\n");
+  return v.f64 == expect && rows_ok ? 0 : 1;
+}
+
+/*
+** Everything after the options: the demo file, the input, the graph, the
+** run. Returns the exit code; every HDF5 handle it opened is closed again.
+*/
+static int rowsum_file(options *o) {
+  if (o->path == NULL) {
+    if (make_demo() != 0)
+      return 1;
+    o->path = DEMO_FILE;
+  }
+  input in = {.path = o->path, .name = o->name, .file = H5I_INVALID_HID,
+              .dset = H5I_INVALID_HID, .rowsums = H5I_INVALID_HID,
+              .lock = &hdf5_lock};
+  int rc = open_input(&in, o->write_rows);
+  if (rc != 0)
+    return rc;
+  char *out_name = NULL;
+  if (o->write_rows) {
+    size_t len = strlen(in.name) + sizeof "_rowsums";
+    out_name = malloc(len);
+    if (out_name != NULL)
+      snprintf(out_name, len, "%s_rowsums", in.name);
+    rc = out_name != NULL ? make_rowsums(&in, out_name) : 1;
+  }
+  dusk_pool *pool = rc == 0 ? dusk_pool_new(o->threads) : NULL;
+  if (rc == 0 && pool == NULL) {
+    fprintf(stderr, PROG ": cannot start the threads: %s\n",
+            dusk_strerror(dusk_last_error(NULL)));
+    rc = 1;
+  }
+  rowsum rs = {0};
+  if (rc == 0) {
+    double t0 = seconds();
+    rc = rowsum_build(&rs, &in, o->rows_per_task, o->write_rows, pool);
+    double build_s = seconds() - t0;
+    if (rc == 0)
+      rc = run(&rs, &in, o, build_s, dusk_pool_size(pool));
+    if (rc == 0 && o->dot != NULL)
+      rc = draw(&rs, o->dot);
+  }
+  rowsum_free(&rs);
+  dusk_pool_free(pool);
+  free(out_name);
+  close_input(&in);
+  return rc;
+}
+
+#ifndef HDF5_ROWSUM_NO_MAIN /* bench/hdf5 includes this file for its tasks */
+int main(int argc, char **argv) {
+  options o;
+  int rc = parse_options(&o, argc, argv);
+  if (rc != 0)
+    return rc < 0 ? 0 : rc;
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our messages, not HDF5's stack */
+  rc = rowsum_file(&o);
+  ssize_t left = open_handles();
+  if (left != 0) {
+    fprintf(stderr, PROG ": %zd HDF5 handle(s) left open\n", left);
+    rc = 1;
+  }
+  return rc;
+}
+#endif
