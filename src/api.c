@@ -33,8 +33,11 @@ void dusk_graph_free(dusk_graph *g) {
     return;
   /* A started compute (a future) may still be finishing, or settling after
      its last node was seen done: wait for it to let go of g. */
-  while (atomic_load(&g->active) > 0)
-    sched_yield();
+  for (int spins = 0; atomic_load(&g->active) > 0; spins++)
+    if (spins < 100)
+      sched_yield();
+    else
+      usleep(1000); /* a long-running future: do not burn a core */
   dusk__free_records(g);
   dusk__graph_destroy(g);
   dusk__free(g);
