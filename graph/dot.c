@@ -81,13 +81,15 @@ static const int legend_order[NSTATES] = {S_FAILED, S_NOTRUN, S_RUNNING,
 static int state_of(const dusk_node *n) {
   switch (atomic_load_explicit(&n->state, memory_order_acquire)) {
   case DUSK__IDLE:
-    return n->run ? S_DONE : S_IDLE;
+    return atomic_load_explicit(&n->run, memory_order_relaxed) ? S_DONE
+                                                               : S_IDLE;
   case DUSK__DONE:
     return atomic_load_explicit(&n->flags, memory_order_relaxed) & DUSK__KEEP
                ? S_KEPT
                : S_DONE;
   case DUSK__FAILED:
-    return n->kind == DUSK__FAIL_OWN ? S_FAILED : S_NOTRUN;
+    return atomic_load_explicit(&n->kind, memory_order_relaxed) == DUSK__FAIL_OWN ? S_FAILED
+                                                                  : S_NOTRUN;
   default: /* CLAIMING, CLAIMED, RUNNING */
     return S_RUNNING;
   }
@@ -290,7 +292,7 @@ static size_t group_key(groups *gs, const dusk_node *n, const char *stem,
   if (!by_fn)
     memcpy(gs->buf + 1, stem, stemlen);
   else if (lit)
-    memset(gs->buf + 1, n->kind, sizeof n->fn);
+    memset(gs->buf + 1, atomic_load_explicit(&n->kind, memory_order_relaxed), sizeof n->fn);
   else
     memcpy(gs->buf + 1, &n->fn, sizeof n->fn);
   return len;

@@ -237,7 +237,7 @@ uint64_t dusk__node_id(const dusk_node *n) {
 /* -------------------------------------------------------------- values */
 
 int dusk__node_set_value(dusk_node *n, dusk_value v) {
-  n->kind = (uint8_t)v.kind;
+  atomic_store_explicit(&n->kind, (uint8_t)v.kind, memory_order_relaxed);
   if (v.kind == DUSK_PTR && (v.size || v.free)) {
     dusk__box *b = dusk__malloc(sizeof *b);
     if (!b)
@@ -261,18 +261,17 @@ void dusk__node_clear_value(dusk_node *n) {
     atomic_fetch_and_explicit(&n->flags, (uint16_t)~DUSK__BOXED,
                               memory_order_relaxed);
   }
-  n->kind = DUSK_NONE;
+  atomic_store_explicit(&n->kind, DUSK_NONE, memory_order_relaxed);
   n->val.i64 = 0;
 }
 
 /* --------------------------------------------------------------- names */
 
-int dusk__graph_name_call(dusk_graph *g, dusk_node *n, const char *name) {
-  if (tls.last_fn == n->fn && tls.last_name == name && tls.serial == g->serial)
+int dusk__graph_name_fn(dusk_graph *g, dusk_fn fn, const char *name) {
+  if (tls.last_fn == fn && tls.last_name == name && tls.serial == g->serial)
     return 0;
   pthread_mutex_lock(&g->lock);
   fname *f = NULL;
-  dusk_fn fn = n->fn;
   HASH_FIND(hh, g->fnames, &fn, sizeof fn, f);
   if (!f) {
     f = dusk__malloc(sizeof *f);
@@ -291,9 +290,11 @@ int dusk__graph_name_call(dusk_graph *g, dusk_node *n, const char *name) {
   if (!f)
     return -1;
   if (f->name != name && strcmp(f->name, name) != 0)
-    return dusk__graph_set_name(g, n, name);
-  tls.last_fn = fn;
-  tls.last_name = name;
+    return 1;
+  if (tls.serial == g->serial) {
+    tls.last_fn = fn;
+    tls.last_name = name;
+  }
   return 0;
 }
 
@@ -301,6 +302,10 @@ int dusk__graph_set_name(dusk_graph *g, dusk_node *n, const char *name) {
   char *copy = dusk__strdup(name);
   if (!copy)
     return -1;
+  return dusk__graph_adopt_name(g, n, copy);
+}
+
+int dusk__graph_adopt_name(dusk_graph *g, dusk_node *n, char *copy) {
   pthread_mutex_lock(&g->lock);
   nname *e = NULL;
   HASH_FIND_PTR(g->nnames, &n, e);

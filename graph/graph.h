@@ -43,6 +43,7 @@ enum {
   DUSK__ERROR = 1u << 6,   /* has an error record                               */
   DUSK__ANON = 1u << 7,    /* built by dusk_call(): named "call"                */
   DUSK__CANCELLED = 1u << 5, /* dusk_cancel() was called                       */
+  DUSK__SHARED = 1u << 8,  /* a target of more than one compute (compute.c)    */
 };
 
 /* A pointer value with a size or a free function, kept out of the node. */
@@ -67,12 +68,13 @@ struct dusk_node {
     double f64;
     void *ptr;
   } val;
-  struct dusk__run *run; /* the compute that claimed it                     */
+  _Atomic(struct dusk__run *) run; /* the compute that claimed it (relaxed:
+                                      read by others only to compare)      */
   int32_t nargs;
   atomic_int pending;    /* arguments not yet done, plus a bias while set up */
   atomic_int refs;       /* consumers still to read the result, plus a keep */
   _Atomic uint8_t state;
-  uint8_t kind;          /* dusk_kind of the result                         */
+  _Atomic uint8_t kind;  /* dusk_kind of the result (relaxed)              */
   _Atomic uint16_t flags;
 };
 
@@ -125,6 +127,11 @@ struct dusk_graph {
   dusk_pool *pool;        /* NULL: the default pool                        */
 };
 
+/* The compute that claimed n (or last claimed it). */
+static inline struct dusk__run *dusk__run_of(const dusk_node *n) {
+  return atomic_load_explicit(&((dusk_node *)n)->run, memory_order_relaxed);
+}
+
 static inline dusk__chunk *dusk__chunk_of(const dusk_node *n) {
   return (dusk__chunk *)((uintptr_t)n & ~(uintptr_t)(DUSK__CHUNK_SIZE - 1));
 }
@@ -156,8 +163,12 @@ size_t dusk__graph_count(dusk_graph *g);
 /* The node's number. */
 uint64_t dusk__node_id(const dusk_node *n);
 
-/* Record fn's name (first name wins; a different one is kept per node). */
-int dusk__graph_name_call(dusk_graph *g, dusk_node *n, const char *name);
+/* Record fn's name (the first name given wins). 0: fn is called `name`;
+   1: fn has another name, so a node needs one of its own; -1: no memory. */
+int dusk__graph_name_fn(dusk_graph *g, dusk_fn fn, const char *name);
+
+/* Give n the name `copy` (taken, also on failure); -1 when out of memory. */
+int dusk__graph_adopt_name(dusk_graph *g, dusk_node *n, char *copy);
 
 /* Give n a name of its own (copied); -1 when out of memory. */
 int dusk__graph_set_name(dusk_graph *g, dusk_node *n, const char *name);
@@ -167,7 +178,8 @@ const char *dusk__graph_name(dusk_graph *g, const dusk_node *n);
 
 /* The node's value as a dusk_value (borrowed). */
 static inline dusk_value dusk__node_value(const dusk_node *n) {
-  dusk_value v = {.kind = (dusk_kind)n->kind};
+  dusk_value v = {
+      .kind = (dusk_kind)atomic_load_explicit(&n->kind, memory_order_relaxed)};
   if (atomic_load_explicit(&n->flags, memory_order_relaxed) & DUSK__BOXED) {
     const dusk__box *b = (const dusk__box *)n->val.ptr;
     v.ptr = b->ptr;

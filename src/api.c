@@ -93,14 +93,21 @@ dusk_node *dusk_call_named(dusk_graph *g, const char *name, dusk_fn fn,
                            void *udata, int nargs, dusk_node *const *args) {
   if (!check_call(g, fn, nargs, args))
     return NULL;
-  dusk_node *n = dusk__node_new(g, fn, udata, nargs, args,
-                                name ? 0 : DUSK__ANON);
+  /* What naming needs is allocated first, so that a failure builds
+     nothing: the function's entry, and a copy if the node needs its own. */
+  int own = name ? dusk__graph_name_fn(g, fn, name) : 0;
+  char *copy = own == 1 ? dusk__strdup(name) : NULL;
+  dusk_node *n = own < 0 || (own == 1 && !copy)
+                     ? NULL
+                     : dusk__node_new(g, fn, udata, nargs, args,
+                                      name ? 0 : DUSK__ANON);
   if (!n) {
+    dusk__free(copy);
     dusk__set_error(DUSK_ENOMEM, "call: out of memory");
     return NULL;
   }
-  if (name && dusk__graph_name_call(g, n, name) != 0)
-    atomic_fetch_or(&n->flags, DUSK__ANON); /* no memory for the name */
+  if (copy && dusk__graph_adopt_name(g, n, copy) != 0)
+    atomic_fetch_or(&n->flags, DUSK__ANON); /* uthash could not grow */
   return n;
 }
 
@@ -190,20 +197,27 @@ void dusk_pool_free(dusk_pool *p) { dusk__pool_free(p); }
 
 int dusk_pool_size(const dusk_pool *p) { return p ? dusk__pool_size(p) : 0; }
 
-static pthread_once_t default_once = PTHREAD_ONCE_INIT;
-static dusk_pool *default_pool;
+static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(dusk_pool *) default_pool;
 
-static void make_default(void) {
-  pthread_once(&fences_once, init_once);
-  int err = 0;
-  default_pool = dusk__pool_new(default_size(), dusk__exec, &err);
-}
-
+/* Made on first use; if that fails (no memory, no threads), the next use
+   tries again. */
 dusk_pool *dusk_default_pool(void) {
-  pthread_once(&default_once, make_default);
-  if (!default_pool)
-    dusk__set_error(DUSK_ETHREAD, "default pool: could not be made");
-  return default_pool;
+  dusk_pool *p = atomic_load(&default_pool);
+  if (p)
+    return p;
+  pthread_once(&fences_once, init_once);
+  pthread_mutex_lock(&default_lock);
+  int err = 0;
+  if (!(p = atomic_load(&default_pool))) {
+    p = dusk__pool_new(default_size(), dusk__exec, &err);
+    atomic_store(&default_pool, p);
+  }
+  pthread_mutex_unlock(&default_lock);
+  if (!p)
+    dusk__set_error(err ? err : DUSK_ENOMEM, "default pool: %s",
+                    dusk_strerror(err ? err : DUSK_ENOMEM));
+  return p;
 }
 
 void dusk_graph_set_pool(dusk_graph *g, dusk_pool *p) {

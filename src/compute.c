@@ -256,7 +256,7 @@ static bool count_down_by(dusk_node *d, int k) {
 static bool count_down(dusk_node *d) { return count_down_by(d, 1); }
 
 static void push_or_run(dusk_node *d) {
-  if (dusk__pool_push(d->run->pool, d) != 0)
+  if (dusk__pool_push(dusk__run_of(d)->pool, d) != 0)
     dusk__exec(d); /* no memory to queue it: run it here */
 }
 
@@ -343,7 +343,7 @@ static void publish_deferred(void) {
 /* Defer one count of d; false when it must be counted now (not on a worker:
    no one would publish it). */
 static bool defer_count(dusk_node *d, bool in_pool) {
-  if (!in_pool || dusk__pool_worker(d->run->pool) < 0)
+  if (!in_pool || dusk__pool_worker(dusk__run_of(d)->pool) < 0)
     return false;
   if (deferred != d)
     publish_deferred();
@@ -359,7 +359,7 @@ static bool defer_count(dusk_node *d, bool in_pool) {
 ** except through target_finished(), which is last.
 */
 static dusk_node *finish(dusk_node *n, int state, int ndeps, bool in_pool) {
-  dusk__run *r = n->run;
+  dusk__run *r = dusk__run_of(n);
   bool failed = state == DUSK__FAILED;
   if (atomic_load_explicit(&dusk__diag, memory_order_relaxed) &
       DUSK__DIAG_PROGRESS)
@@ -403,14 +403,14 @@ static dusk_node *finish(dusk_node *n, int state, int ndeps, bool in_pool) {
 }
 
 static void set_failure(dusk_node *n, int how, int code, dusk_node *cause) {
-  n->kind = (uint8_t)how;
+  atomic_store_explicit(&n->kind, (uint8_t)how, memory_order_relaxed);
   n->val.ptr = cause;
   atomic_store_explicit(&n->pending, code, memory_order_relaxed);
 }
 
 /* The node will not run: the compute stopped, or an argument failed. */
 static dusk_node *skip(dusk_node *n) {
-  dusk__run *r = n->run;
+  dusk__run *r = dusk__run_of(n);
   int ndeps = (int)n->val.i64;
   dusk_node *const *args = dusk__args(n);
   dusk_node *cause = NULL;
@@ -433,7 +433,7 @@ static dusk_node *skip(dusk_node *n) {
 
 static void record_cancel(dusk_node *n) {
   char label[128];
-  n->kind = DUSK__FAIL_CANCELLED; /* pending is left to its arguments */
+  atomic_store_explicit(&n->kind, DUSK__FAIL_CANCELLED, memory_order_relaxed); /* pending: its args' */
   n->val.ptr = n;
   dusk__store_error(dusk__graph_of(n), n, DUSK_ECANCELED,
               dusk__format("%s cancelled", dusk__label(n, label, sizeof label)));
@@ -525,7 +525,7 @@ static void args_put(spare *s) {
 
 /* Run n's task. Returns a dependent to run next, or NULL. */
 static dusk_node *run_task(dusk_node *n) {
-  dusk__run *r = n->run;
+  dusk__run *r = dusk__run_of(n);
   int ndeps = (int)n->val.i64; /* the value slot counts them until it is set */
   /* Its dependents are read when it finishes: start fetching them now. */
   __builtin_prefetch((const void *)(n->deps & ~(uintptr_t)DEPS_TAGS), 1);
@@ -555,13 +555,18 @@ static dusk_node *run_task(dusk_node *n) {
   if (rc == 0 && (out.kind < DUSK_NONE || out.kind > DUSK_PTR)) {
     rc = DUSK_EINVAL;
     t.msg = dusk__format("the task returned a value of unknown kind %d",
-                   (int)out.kind);
-    out.kind = DUSK_NONE;
+                         (int)out.kind);
+    if (out.free && out.ptr) /* handed to us: released, whatever its kind */
+      out.free(out.ptr);
+    out = (dusk_value){.kind = DUSK_NONE};
   }
   if (rc == 0 && dusk__node_set_value(n, out) != 0)
     rc = DUSK_ENOMEM;
   if (rc != 0) {
-    dusk_value_clear(&out);
+    /* What a failing task wrote is released: a pointer, or a value of no
+       known kind that still carries a free function. */
+    if (out.kind != DUSK_I64 && out.kind != DUSK_F64 && out.free && out.ptr)
+      out.free(out.ptr);
     mark_failed(r, rc, n);
     record_task_failure(n, rc, t.msg);
     return finish(n, DUSK__FAILED, ndeps, true);
@@ -581,7 +586,7 @@ static bool cancel_requested(dusk_node *n) {
 }
 
 static dusk_node *cancel_now(dusk_node *n) {
-  dusk__run *r = n->run;
+  dusk__run *r = dusk__run_of(n);
   int ndeps = (int)n->val.i64;
   release_args(n);
   mark_failed(r, DUSK_ECANCELED, n);
@@ -597,12 +602,12 @@ void dusk__exec(void *item) {
   }
   while (n) {
     if (node_state(n) == DUSK__FAILED) { /* cancelled while it waited */
-      dusk__run *r = n->run;
+      dusk__run *r = dusk__run_of(n);
       release_args(n);
       target_finished(r); /* the hold dusk_cancel took on its compute */
       break;
     }
-    if (atomic_load_explicit(&n->run->failed, memory_order_relaxed))
+    if (atomic_load_explicit(&dusk__run_of(n)->failed, memory_order_relaxed))
       n = skip(n);
     else if (cancel_requested(n))
       n = cancel_now(n);
@@ -658,12 +663,14 @@ static enum claim_result claim(dusk__run *r, dusk_node *n, int s) {
     pthread_mutex_lock(&g->lock);
     dusk__forget_error(g, n);
     pthread_mutex_unlock(&g->lock);
-    n->kind = DUSK_NONE;
+    atomic_store_explicit(&n->kind, DUSK_NONE, memory_order_relaxed);
     n->val.i64 = 0;
   }
-  n->run = r;
+  atomic_store_explicit(&n->run, r, memory_order_relaxed);
   n->deps = 0;
   n->val.i64 = 0; /* counts the dependents while set up */
+  if (node_flags(n) & DUSK__SHARED) /* a new life: no one shares it yet */
+    atomic_fetch_and(&n->flags, (uint16_t)~DUSK__SHARED);
   atomic_store_explicit(&n->pending, 1 + n->nargs, memory_order_relaxed);
   atomic_store_explicit(&n->state, DUSK__CLAIMED, memory_order_release);
   return CLAIMED_NOW;
@@ -740,6 +747,13 @@ static bool remove_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer) {
 enum link { LINK_NONE, LINK_LOCAL, LINK_HELD, LINK_WAIT, LINK_FAILED,
             LINK_NOMEM };
 
+/* A failed node that is not rerun: its consumer releases its arguments
+   when it is skipped, so a ref is taken here as for any other link. */
+static enum link fail_link(dusk_node *n) {
+  atomic_fetch_add(&n->refs, 1);
+  return LINK_FAILED;
+}
+
 /*
 ** Decide how r gets n's result for `consumer` (NULL: n is a target): claim
 ** it, take a ref on the result it has, or wait for the compute that runs it.
@@ -753,14 +767,16 @@ static enum link link_to(dusk__run *r, dusk_node *n, dusk_node *consumer) {
     case DUSK__IDLE:
     case DUSK__FAILED: {
       if (s == DUSK__FAILED && (node_flags(n) & DUSK__CANCELLED))
-        return LINK_FAILED; /* cancelled stays cancelled */
+        return fail_link(n); /* cancelled stays cancelled */
+      if (s == DUSK__FAILED && !consumer && r->no_retry)
+        return fail_link(n); /* a wait: its failure is the answer */
       enum claim_result c = claim(r, n, s);
       if (c == CLAIMED_NOW)
         return LINK_LOCAL;
       if (c == CLAIM_NOMEM)
         return LINK_NOMEM;
       if (s == DUSK__FAILED && node_state(n) == DUSK__FAILED)
-        return LINK_FAILED; /* another compute still winds it down */
+        return fail_link(n); /* another compute still winds it down */
       continue;
     }
     case DUSK__CLAIMING:
@@ -768,7 +784,7 @@ static enum link link_to(dusk__run *r, dusk_node *n, dusk_node *consumer) {
       continue;
     case DUSK__CLAIMED:
     case DUSK__RUNNING: {
-      if (n->run == r)
+      if (dusk__run_of(n) == r)
         return LINK_LOCAL;
       int nomem = 0;
       if (add_waiter(r, n, consumer, &nomem))
@@ -968,18 +984,22 @@ static void undo(dusk__run *r) {
     if (e->kind == LINK_WAIT && remove_waiter(r, e->node, e->consumer) &&
         !e->consumer)
       atomic_fetch_sub(&r->targets_left, 1); /* it will never fire now */
-    if (e->kind == LINK_HELD || e->kind == LINK_WAIT)
+    if (e->kind == LINK_HELD || e->kind == LINK_WAIT || e->kind == LINK_FAILED)
       release(e->node);
   }
   for (size_t i = 0; i < r->cap; i++) {
     if (i >= r->norder && i < r->top)
       continue; /* neither walked nor still to walk */
     dusk_node *n = (dusk_node *)((uintptr_t)r->order[i] & ~(uintptr_t)1);
-    if (n->deps & DEPS_TARGET)
+    bool target = n->deps & DEPS_TARGET;
+    if (target)
       atomic_fetch_sub(&r->targets_left, 1);
     n->deps = 0;
     set_failure(n, DUSK__FAIL_STOPPED, DUSK_ENOMEM, NULL);
     finish(n, DUSK__FAILED, 0, false);
+    if (target && (atomic_fetch_and(&n->flags, (uint16_t)~DUSK__KEEP) &
+                   DUSK__KEEP))
+      release(n); /* the keep it took: a failed node keeps nothing */
   }
 }
 
@@ -1151,6 +1171,8 @@ static int link_targets(dusk__run *r, int n, dusk_node *const *nodes) {
       atomic_fetch_sub(&r->targets_left, 1);
       return DUSK_ENOMEM;
     }
+    if (k == LINK_HELD || k == LINK_WAIT) /* another compute made it */
+      atomic_fetch_or(&t->flags, DUSK__SHARED);
     if (k == LINK_LOCAL && !(t->deps & DEPS_TARGET)) {
       t->deps |= DEPS_TARGET;
       atomic_fetch_or(&t->flags, DUSK__KEEP);
@@ -1161,6 +1183,22 @@ static int link_targets(dusk__run *r, int n, dusk_node *const *nodes) {
       mark_failed(r, dusk_errcode(t) ? dusk_errcode(t) : DUSK_ETASK, t);
   }
   return 0;
+}
+
+/*
+** A failed compute gives back the keep of a target it made, unless another
+** compute also asked for that node (SHARED, set when it linked to it): that
+** one may already have handed the result to its caller, counting on the keep
+** it found. Keep and SHARED live in one atomic, so the check is exact.
+*/
+static bool drop_keep(dusk_node *t) {
+  uint16_t f = atomic_load(&t->flags);
+  bool failed = node_state(t) == DUSK__FAILED; /* no value was handed out */
+  while ((f & DUSK__KEEP) && (failed || !(f & DUSK__SHARED)))
+    if (atomic_compare_exchange_weak(&t->flags, &f,
+                                     (uint16_t)(f & ~DUSK__KEEP)))
+      return true;
+  return false;
 }
 
 /* After the compute: keep or give back each target's result, fill outs. */
@@ -1174,11 +1212,12 @@ static int settle(dusk__run *r, int n, dusk_node *const *nodes,
      taken on results others made become keeps, or are given back. */
   for (size_t i = 0; i < r->nlog; i++) {
     link_entry *e = &r->log[i];
-    if (e->consumer || e->kind == LINK_FAILED)
+    if (e->consumer)
       continue;
-    if (e->kind == LINK_LOCAL) {
-      if (rc && (atomic_fetch_and(&e->node->flags, (uint16_t)~DUSK__KEEP) &
-                 DUSK__KEEP))
+    if (e->kind == LINK_FAILED) {
+      release(e->node);
+    } else if (e->kind == LINK_LOCAL) {
+      if (rc && drop_keep(e->node))
         release(e->node);
     } else if (rc ||
                (atomic_fetch_or(&e->node->flags, DUSK__KEEP) & DUSK__KEEP)) {
@@ -1215,9 +1254,13 @@ static int check_targets(dusk_graph *g, int n, dusk_node *const *nodes) {
 static void settle_async(dusk__run *r) {
   for (size_t i = 0; i < r->nlog; i++) {
     link_entry *e = &r->log[i];
-    if (e->consumer || e->kind == LINK_FAILED)
+    if (e->consumer)
       continue;
     dusk_node *t = e->node;
+    if (e->kind == LINK_FAILED) {
+      release(t);
+      continue;
+    }
     bool done = node_state(t) == DUSK__DONE;
     if (e->kind == LINK_LOCAL) {
       if (!done &&
@@ -1231,15 +1274,17 @@ static void settle_async(dusk__run *r) {
 }
 
 int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
-                  dusk_value *outs, int64_t deadline, bool async) {
-  for (int i = 0; outs && i < n; i++)
-    outs[i] = (dusk_value){.kind = DUSK_NONE};
+                  dusk_value *outs, int64_t deadline, int mode) {
+  bool async = mode & DUSK__ASYNC;
   int rc = check_targets(g, n, nodes);
+  for (int i = 0; outs && nodes && i < n; i++) /* n is trusted with nodes */
+    outs[i] = (dusk_value){.kind = DUSK_NONE};
   if (rc)
     return rc;
   dusk__run *r = run_get(g);
   if (!r)
     return dusk__set_error(DUSK_ENOMEM, "compute: out of memory");
+  r->no_retry = mode & DUSK__NO_RETRY;
   rc = link_targets(r, n, nodes);
   if (!rc)
     rc = walk(r);
@@ -1278,7 +1323,7 @@ int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
 
 int dusk_compute_many(dusk_graph *g, int n, dusk_node *const *nodes,
                       dusk_value *outs) {
-  return dusk__compute(g, n, nodes, outs, 0, false);
+  return dusk__compute(g, n, nodes, outs, 0, 0);
 }
 
 int dusk_compute(dusk_graph *g, dusk_node *n, dusk_value *out) {
@@ -1316,7 +1361,7 @@ int dusk_take(dusk_node *n, dusk_value *out) {
     dusk__free(n->val.ptr);
     atomic_fetch_and(&n->flags, (uint16_t)~DUSK__BOXED);
   }
-  n->kind = DUSK_NONE;
+  atomic_store_explicit(&n->kind, DUSK_NONE, memory_order_relaxed);
   n->val.i64 = 0;
   atomic_store_explicit(&n->state, DUSK__IDLE, memory_order_release);
   return DUSK_OK;
@@ -1390,7 +1435,7 @@ int dusk_cancel(dusk_node *n) {
                                                      p + CANCEL_BIAS))
         ;
       if (p > 0) {
-        dusk__run *r = n->run;
+        dusk__run *r = dusk__run_of(n);
         atomic_fetch_add(&r->targets_left, 1); /* held until it drains */
         mark_failed(r, DUSK_ECANCELED, n);
         int ndeps = (int)n->val.i64;

@@ -33,6 +33,7 @@ typedef struct dusk__run {
   atomic_int done;
   bool helper;                /* the caller is a worker of pool: it helps */
   bool async;                 /* no one waits: the last finisher settles  */
+  bool no_retry;              /* failed targets are answers, not retried  */
   size_t ntotal;              /* claimed nodes, for the progress bar     */
   atomic_size_t ndone;        /* finished ones, counted while it is on   */
   int64_t start;              /* when it started, with the progress bar  */
@@ -71,11 +72,13 @@ void dusk__fences_init(void);
 
 /*
 ** Compute nodes[0..n-1]: wait for them until the deadline (CLOCK_MONOTONIC
-** ns; 0: none; DUSK_ETIMEDOUT after it, the compute goes on), or with async
-** return once started. outs (may be NULL) as in dusk_compute_many().
+** ns; 0: none; DUSK_ETIMEDOUT after it, the compute goes on), or with
+** DUSK__ASYNC return once started. With DUSK__NO_RETRY a target that failed
+** is not run again (a wait). outs (may be NULL) as in dusk_compute_many().
 */
+enum { DUSK__ASYNC = 1, DUSK__NO_RETRY = 2 }; /* modes, or-ed */
 int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
-                  dusk_value *outs, int64_t deadline, bool async);
+                  dusk_value *outs, int64_t deadline, int mode);
 
 /* Register cb to run when n finishes, or run it now if it has. */
 int dusk__on_done(dusk_node *n, dusk_done_fn cb, void *udata);

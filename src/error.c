@@ -25,6 +25,10 @@ static int node_state(const dusk_node *n) {
   return atomic_load_explicit(&n->state, memory_order_acquire);
 }
 
+static int kind_of(const dusk_node *n) {
+  return atomic_load_explicit(&n->kind, memory_order_relaxed);
+}
+
 static uint16_t node_flags(const dusk_node *n) {
   return atomic_load_explicit(&n->flags, memory_order_relaxed);
 }
@@ -138,7 +142,7 @@ char *dusk__format(const char *fmt, ...) {
    because of an argument (bounded, in case a link was recomputed since). */
 static const dusk_node *root_cause(const dusk_node *n) {
   for (int hops = 0; hops < 1 << 20; hops++) {
-    if (node_state(n) != DUSK__FAILED || n->kind != DUSK__FAIL_UPSTREAM)
+    if (node_state(n) != DUSK__FAILED || atomic_load_explicit(&n->kind, memory_order_relaxed) != DUSK__FAIL_UPSTREAM)
       return n;
     const dusk_node *c = n->val.ptr;
     if (!c || c == n)
@@ -169,11 +173,11 @@ static char *not_run_message(dusk_graph *g, const dusk_node *n) {
   dusk__label(n, self, sizeof self);
   const dusk_node *root = root_cause(n);
   if (root != n &&
-      (root->kind == DUSK__FAIL_OWN || root->kind == DUSK__FAIL_CANCELLED)) {
+      (kind_of(root) == DUSK__FAIL_OWN || kind_of(root) == DUSK__FAIL_CANCELLED)) {
     const char *why = own_message(g, root);
     return dusk__format("%s not run: upstream %s", self, why ? why : "failed");
   }
-  const dusk_node *first = root->kind == DUSK__FAIL_STOPPED ? root->val.ptr
+  const dusk_node *first = kind_of(root) == DUSK__FAIL_STOPPED ? root->val.ptr
                                                             : NULL;
   const char *why = own_message(g, first);
   int code = dusk_errcode(n);
@@ -198,7 +202,7 @@ const char *dusk_errmsg(const dusk_node *n) {
 int dusk_errcode(const dusk_node *n) {
   if (!n || node_state(n) != DUSK__FAILED)
     return DUSK_OK;
-  if (n->kind == DUSK__FAIL_CANCELLED)
+  if (kind_of(n) == DUSK__FAIL_CANCELLED)
     return DUSK_ECANCELED;
   return atomic_load_explicit(&n->pending, memory_order_relaxed);
 }

@@ -30,7 +30,7 @@ static int64_t deadline_after(long timeout_ms) {
 /* ---------------------------------------------------------------- start */
 
 int dusk_start(dusk_graph *g, int n, dusk_node *const *nodes) {
-  return dusk__compute(g, n, nodes, NULL, 0, true);
+  return dusk__compute(g, n, nodes, NULL, 0, DUSK__ASYNC);
 }
 
 dusk_node *dusk_submit_named(dusk_graph *g, const char *name, dusk_fn fn,
@@ -80,7 +80,8 @@ static int wait_until(dusk_node *n, dusk_value *out, int64_t deadline) {
     return dusk__set_error(DUSK_EINVAL, "wait: NULL node");
   if (state_of(n) == DUSK__FAILED) /* finished: its failure is the answer */
     return dusk_errcode(n);
-  return dusk__compute(dusk_node_graph(n), 1, &n, out, deadline, false);
+  return dusk__compute(dusk_node_graph(n), 1, &n, out, deadline,
+                       DUSK__NO_RETRY);
 }
 
 int dusk_wait(dusk_node *n) { return wait_until(n, NULL, 0); }
@@ -226,22 +227,27 @@ int dusk_map(dusk_graph *g, dusk_fn fn, void *udata, int64_t begin,
                                                    : !fn ? "NULL function"
                                                    : end < begin ? "end < begin"
                                                                  : "chunk < 0");
-  int64_t span = end - begin;
-  if (chunk == 0) { /* the seed's rule of thumb: one chunk per worker */
+  /* Unsigned: the span of any int64 range fits, without overflow. */
+  uint64_t span = (uint64_t)end - (uint64_t)begin, step = (uint64_t)chunk;
+  if (step == 0) { /* the seed's rule of thumb: one chunk per worker */
     dusk__pool *p = dusk__graph_pool(g);
-    int64_t workers = p ? dusk__pool_size(p) : 1;
-    chunk = span ? (span + workers - 1) / workers : 1;
+    uint64_t workers = p ? (uint64_t)dusk__pool_size(p) : 1;
+    step = span ? span / workers + (span % workers != 0) : 1;
   }
-  int64_t count = span ? (span + chunk - 1) / chunk : 0;
+  uint64_t count = span / step + (span % step != 0);
   if (count > INT32_MAX)
-    return dusk__set_error(DUSK_EINVAL, "map: %lld chunks", (long long)count);
+    return dusk__set_error(DUSK_EINVAL, "map: %llu chunks",
+                           (unsigned long long)count);
+  chunk = (int64_t)step;
   if (!nodes)
     return (int)count;
-  if (max < count)
-    return dusk__set_error(DUSK_EINVAL, "map: %lld chunks, room for %d",
-                           (long long)count, max);
-  for (int64_t i = 0; i < count; i++) {
-    int64_t lo = begin + i * chunk, hi = lo + chunk < end ? lo + chunk : end;
+  if ((uint64_t)max < count || max < 0)
+    return dusk__set_error(DUSK_EINVAL, "map: %llu chunks, room for %d",
+                           (unsigned long long)count, max);
+  for (int64_t i = 0; i < (int64_t)count; i++) {
+    int64_t lo = (int64_t)((uint64_t)begin + (uint64_t)i * step);
+    int64_t hi = (uint64_t)end - (uint64_t)lo > step ? (int64_t)((uint64_t)lo + step)
+                                              : end;
     dusk_node *range[2] = {dusk_literal(g, dusk_i64(lo)),
                            dusk_literal(g, dusk_i64(hi))};
     if (!range[0] || !range[1] ||
@@ -260,6 +266,12 @@ dusk_node *dusk_reduce(dusk_graph *g, dusk_fn fn, void *udata,
                     split_every);
     return NULL;
   }
+  for (int i = 0; i < count; i++)
+    if (!nodes[i] || dusk_node_graph(nodes[i]) != g) {
+      dusk__set_error(DUSK_EINVAL, "reduce: node %d is %s", i,
+                      nodes[i] ? "of another graph" : "NULL");
+      return NULL;
+    }
   if (count == 1) /* nothing to combine */
     return nodes[0];
   dusk_node **level = dusk__malloc((size_t)count * sizeof *level);
