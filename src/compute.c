@@ -1418,6 +1418,7 @@ int dusk_cancel(dusk_node *n) {
   if (!n || (node_flags(n) & DUSK__LITERAL))
     return dusk__set_error(DUSK_EINVAL, "cancel: %s",
                            n ? "a literal is always done" : "NULL node");
+  int before = node_state(n); /* running now: the answer is EBUSY */
   atomic_fetch_or_explicit(&n->flags, DUSK__CANCELLED, memory_order_seq_cst);
   heavy_barrier();
   for (;;) {
@@ -1455,8 +1456,10 @@ int dusk_cancel(dusk_node *n) {
       if (publish_state(n, DUSK__FAILED) & DUSK__WAITERS)
         notify_waiters(n, true);
       return DUSK_OK;
-    default: /* DONE or FAILED: too late */
+    default: /* DONE or FAILED: too late, or it stopped as asked */
       atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
+      if (before == DUSK__RUNNING)
+        return dusk__set_error(DUSK_EBUSY, "cancel: the task was running");
       return dusk__set_error(DUSK_EINVAL, "cancel: the node has finished");
     }
   }
