@@ -38,7 +38,7 @@
 #define cpu_relax() ((void)0)
 #endif
 
-enum { SPIN_ROUNDS = 64, SPIN_PAUSES = 32, INBOX_CHUNK = 64 };
+enum { SPIN_ROUNDS = 64, SPIN_PAUSES = 32, INBOX_CHUNK = 512 };
 
 typedef struct worker {
   _Alignas(64) dusk__deque q;
