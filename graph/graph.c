@@ -379,7 +379,7 @@ void dusk__graph_destroy(dusk_graph *g) {
   for (dusk__block *b = g->blocks, *next; b; b = next) {
     next = b->next;
     if (b->data)
-      dusk__free(b->data);
+      dusk__free_big(b->data, b->size);
     if (b->size)
       dusk__free(b);
     else

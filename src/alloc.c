@@ -5,6 +5,7 @@
 #include "src/alloc.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -68,14 +69,46 @@ char *dusk__strdup(const char *s) {
 /* Set by uthash when it cannot allocate (see src/uthash_dusk.h). */
 _Thread_local int dusk__hash_oom;
 
+/*
+** Large arrays (1 MiB and up) are mapped directly, 2 MiB aligned, with huge
+** pages asked for: a fresh one costs a fault per 2 MiB, the same every time.
+** Through malloc, the first reuse of a freed large array came from the heap
+** in 4 KiB pages, a fault each: a million-task compute paid tens of ns a
+** task for it the second time it ran, and not after.
+*/
+enum { BIG = 1u << 20, HUGE_PAGE = 2u << 20 };
+
+static size_t big_length(size_t n) {
+  return (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+}
+
 void *dusk__malloc_big(size_t n) {
-  if (n < (1u << 20))
+  if (n < BIG)
     return dusk__malloc(n);
-  size_t huge = 2u << 20;
-  void *p = dusk__aligned(huge, (n + huge - 1) & ~(huge - 1));
+  if (should_fail())
+    return NULL;
+  size_t len = big_length(n);
+  char *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return NULL;
+  /* Keep the 2 MiB aligned part; the head and the tail go back. */
+  size_t head = (HUGE_PAGE - ((uintptr_t)p & (HUGE_PAGE - 1))) & (HUGE_PAGE - 1);
+  if (head)
+    munmap(p, head);
+  munmap(p + head + len, HUGE_PAGE - head);
+  p += head;
 #ifdef MADV_HUGEPAGE
-  if (p) /* one fault per 2 MiB instead of one per 4 KiB, where allowed */
-    madvise(p, (n + huge - 1) & ~(huge - 1), MADV_HUGEPAGE);
+  madvise(p, len, MADV_HUGEPAGE);
 #endif
   return p;
+}
+
+void dusk__free_big(void *p, size_t n) {
+  if (!p)
+    return;
+  if (n < BIG)
+    dusk__free(p);
+  else
+    munmap(p, big_length(n));
 }

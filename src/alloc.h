@@ -19,9 +19,11 @@ void *dusk__aligned(size_t align, size_t n);
 void dusk__free(void *p);
 char *dusk__strdup(const char *s);
 
-/* For large arrays that live briefly: aligned to 2 MiB and backed by huge
-   pages where the system allows it. Freed with dusk__free. */
+/* For large arrays: from 1 MiB up, mapped apart, 2 MiB aligned, on huge
+   pages where the system allows it. Freed with dusk__free_big and the same
+   size (smaller ones come from malloc). */
 void *dusk__malloc_big(size_t n);
+void dusk__free_big(void *p, size_t n);
 
 /*
 ** Test hook: from now on, the countdown-th allocation (1: the next one) and,

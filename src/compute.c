@@ -492,7 +492,7 @@ enum { KEEP_ARGS = 1 << 16 }; /* values: 2 MiB */
 
 static void spare_free(spare *s) {
   if (s) {
-    dusk__free(s->v);
+    dusk__free_big(s->v, s->cap * sizeof(dusk_value));
     dusk__free(s);
   }
 }
@@ -503,11 +503,11 @@ static dusk_value *args_get(int n, spare **owner) {
     spare_free(s);
     if (!(s = dusk__malloc(sizeof *s)))
       return NULL;
+    s->cap = (size_t)n;
     if (!(s->v = dusk__malloc_big((size_t)n * sizeof(dusk_value)))) {
       dusk__free(s);
       return NULL;
     }
-    s->cap = (size_t)n;
   }
   *owner = s;
   return s->v;
@@ -634,7 +634,7 @@ static int push_claimed(dusk__run *r, dusk_node *n) {
       memcpy(o, r->order, r->norder * sizeof *o);
     if (depth)
       memcpy(o + cap - depth, r->order + r->top, depth * sizeof *o);
-    dusk__free(r->order);
+    dusk__free_big(r->order, r->cap * sizeof *o);
     r->order = o;
     r->cap = cap;
     r->top = cap - depth;
@@ -1050,7 +1050,7 @@ static dusk__run *run_get(dusk_graph *g) {
 }
 
 static void run_free(dusk__run *r) {
-  dusk__free(r->order);
+  dusk__free_big(r->order, r->cap * sizeof *r->order);
   for (cells *b = r->cells, *next; b; b = next) {
     next = b->next;
     cells_free(b);
@@ -1071,7 +1071,7 @@ enum { KEEP_ENTRIES = 1 << 16, KEEP_BLOCKS = 2 };
 */
 static void give_back_order(dusk__batch *b) {
   dusk__run *r = (dusk__run *)((char *)b - offsetof(dusk__run, batch));
-  dusk__free(r->order);
+  dusk__free_big(r->order, r->cap * sizeof *r->order);
   r->order = NULL;
   r->cap = r->top = r->norder = 0;
 }
@@ -1081,7 +1081,7 @@ static void give_back_order(dusk__batch *b) {
    memory used once for a large graph is not held for good. */
 static void trim(dusk__run *r) {
   if (r->cap > KEEP_ENTRIES) {
-    dusk__free(r->order);
+    dusk__free_big(r->order, r->cap * sizeof *r->order);
     r->order = NULL;
     r->cap = r->top = 0;
   }
