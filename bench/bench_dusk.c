@@ -222,9 +222,9 @@ static int64_t wavefront(const bench_case *c) {
 
 int main(int argc, char **argv) {
   static const bench_runtime rt = {
-      "dusk", setup, teardown, {fanin, chain, tree, wavefront, busy_all}, 1};
+      "dusk", setup, teardown, {fanin, chain, tree, wavefront, busy_all}, 0};
   static const bench_runtime literal = {
-      "dusk-literal", setup, teardown, {fanin, chain, tree, wavefront, busy_all}, 1};
+      "dusk-literal", setup, teardown, {fanin, chain, tree, wavefront, busy_all}, 0};
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--literal"))
       return bench_main(&literal, argc, argv);

@@ -235,8 +235,9 @@ static int64_t run_once(const bench_runtime *rt, const bench_case *c,
 ** the heap instead of fresh mappings, and the heap is never trimmed. So the
 ** timed run of --warm reuses the warm-up's pages in every program alike,
 ** as BENCH.md's warm figures assume. BENCH_NO_MALLOPT=1 turns this off,
-** and a runtime that keeps its own freed memory (dusk) runs without it, as
-** in a user's program: there it would only add to the peak RSS.
+** and so does a runtime's manages_memory. dusk runs with it like the others:
+** it maps its own large arrays and keeps its own slabs, so the setting only
+** reaches the benchmark's own arrays (the pointers it builds calls from).
 */
 static void keep_freed_memory(const bench_runtime *rt) {
 #if defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
