@@ -1343,6 +1343,43 @@ START_TEST(test_callbacks_contention) {
 END_TEST
 
 /* dusk_graph_free() calls what is still registered, with DUSK_ECANCELED. */
+/* A slow task whose end is recorded: udata is an atomic_int set to 1 when
+   it returns (after about 50 ms). */
+static int t_slow_then_mark(dusk_task *t, const dusk_value *args, int nargs,
+                            dusk_value *out) {
+  (void)args, (void)nargs;
+  tu_sleep_ms(50);
+  *out = dusk_i64(7);
+  atomic_store((atomic_int *)dusk_task_udata(t), 1);
+  return 0;
+}
+
+static void cb_mark(dusk_node *n, int code, void *udata) {
+  (void)n;
+  atomic_store((atomic_int *)udata, code == DUSK_OK ? 1 : -1);
+}
+
+/*
+** The header: dusk_graph_free waits for started nodes that still run. Free
+** the graph right after submitting: the task must have finished and its
+** callback fired (with DUSK_OK, not a cancel) by the time free returns.
+*/
+START_TEST(test_callbacks_graph_free_waits_for_futures) {
+  dusk_pool *p = new_pool(2);
+  for (int rep = 0; rep < 3; rep++) {
+    dusk_graph *g = new_graph(p);
+    atomic_int ended = 0, called = 0;
+    dusk_node *f = dusk_submit(g, t_slow_then_mark, &ended, 0, NULL);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(dusk_on_done(f, cb_mark, &called), DUSK_OK);
+    dusk_graph_free(g);
+    ck_assert_int_eq(atomic_load(&ended), 1);
+    ck_assert_int_eq(atomic_load(&called), 1);
+  }
+  dusk_pool_free(p);
+}
+END_TEST
+
 START_TEST(test_callbacks_graph_free_cancels) {
   g_test_thread = pthread_self();
   dusk_pool *p = new_pool(2);
@@ -2159,6 +2196,7 @@ static Suite *future_suite(void) {
   tcase_add_test(tc, test_callbacks_delayed_node);
   tcase_add_test(tc, test_callbacks_contention);
   tcase_add_test(tc, test_callbacks_graph_free_cancels);
+  tcase_add_test(tc, test_callbacks_graph_free_waits_for_futures);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("cancel");
