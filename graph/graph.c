@@ -5,9 +5,9 @@
 ** Each thread keeps the chunk and the arena block it is carving for the graph
 ** it built on last (a thread-local cache keyed by the graph's serial number,
 ** so a freed graph whose address is reused is never mistaken for it). Only
-** taking a new chunk or block takes the graph lock. When a thread moves to
-** another graph it hands the rest of its range back to the old graph as a
-** spare, so alternating between graphs wastes nothing.
+** taking a new chunk or block takes the graph lock. A thread keeps the
+** ranges of its last four graphs, so alternating between graphs wastes
+** nothing.
 **
 ** Names. dusk_delayed() names a node after its function; rather than a
 ** pointer in every node, the graph maps each function to its name once (a
@@ -80,15 +80,7 @@ static void adopt(dusk_graph *g) {
     b = cache[i];
   } else {
     i = 1 + (int)(evict++ % (CACHED - 1));
-    b.serial = g->serial;
-    pthread_mutex_lock(&g->lock);
-    b.cur = g->spare_cur;
-    b.end = g->spare_end;
-    b.arena = g->spare_arena;
-    b.arena_end = g->spare_arena_end;
-    g->spare_cur = g->spare_end = NULL;
-    g->spare_arena = g->spare_arena_end = NULL;
-    pthread_mutex_unlock(&g->lock);
+    b.serial = g->serial; /* empty: the first node takes a chunk */
   }
   cache[i] = cache[0];
   cache[0] = b;

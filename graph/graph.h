@@ -40,7 +40,6 @@ enum {
   DUSK__KEEP = 1u << 2,    /* a compute asked for it: holds one ref            */
   DUSK__NAMED = 1u << 3,   /* has a name of its own in the graph's name table  */
   DUSK__WAITERS = 1u << 4, /* has waiters in the graph's waiter table          */
-  DUSK__ERROR = 1u << 6,   /* has an error record                               */
   DUSK__ANON = 1u << 7,    /* built by dusk_call(): named "call"                */
   DUSK__CANCELLED = 1u << 5, /* dusk_cancel() was called                       */
   DUSK__SHARED = 1u << 8,  /* a target of more than one compute (compute.c)    */
@@ -118,8 +117,6 @@ struct dusk_graph {
   atomic_bool boxes;      /* a value was ever boxed (owns memory)          */
   atomic_int active;      /* computes not yet settled (futures included)  */
   char *slab_cur, *slab_end; /* the slab chunks are carved from           */
-  dusk_node *spare_cur, *spare_end; /* a range a thread gave back          */
-  char *spare_arena, *spare_arena_end;
   struct dusk__fname *fnames;  /* fn -> name for dusk_call_named (uthash) */
   struct dusk__nname *nnames;  /* node -> name of its own (uthash)         */
   struct dusk__err *errors;    /* node -> error record (uthash)             */

@@ -131,8 +131,7 @@ void dusk_set_name(dusk_node *n, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(s, (size_t)len + 1, fmt, ap);
   va_end(ap);
-  dusk__graph_set_name(dusk__graph_of(n), n, s);
-  dusk__free(s);
+  dusk__graph_adopt_name(dusk__graph_of(n), n, s); /* takes s */
 }
 
 const char *dusk_name(const dusk_node *n) {

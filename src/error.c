@@ -91,7 +91,6 @@ void dusk__forget_error(dusk_graph *g, dusk_node *n) {
     dusk__free(e->msg);
     dusk__free(e);
   }
-  atomic_fetch_and(&n->flags, (uint16_t)~DUSK__ERROR);
 }
 
 /* Store msg as n's error record (msg is taken, also on failure). */

@@ -218,6 +218,35 @@ START_TEST(test_trace_valid_json_one_event_per_task) {
 }
 END_TEST
 
+/* The header: a new start stops the old trace first. Both files must be
+   complete JSON, each with only the tasks run while it was the trace. */
+START_TEST(test_trace_restart_closes_the_old_one) {
+  char a[] = "/tmp/dusk-trace-a-XXXXXX", b[] = "/tmp/dusk-trace-b-XXXXXX";
+  close(mkstemp(a));
+  close(mkstemp(b));
+  dusk_pool *p = dusk_pool_new(2);
+  dusk_graph *g = dusk_graph_new();
+  dusk_graph_set_pool(g, p);
+  ck_assert_int_eq(dusk_trace_start(a), DUSK_OK);
+  ck_assert_int_eq(dusk_compute(g, fan(g, 30, NULL), NULL), DUSK_OK);
+  ck_assert_int_eq(dusk_trace_start(b), DUSK_OK); /* closes a */
+  ck_assert_int_eq(dusk_compute(g, fan(g, 20, NULL), NULL), DUSK_OK);
+  ck_assert_int_eq(dusk_trace_stop(), DUSK_OK);
+  dusk_graph_free(g);
+  dusk_pool_free(p);
+  const char *path[2] = {a, b};
+  int want[2] = {31, 21};
+  for (int i = 0; i < 2; i++) {
+    char *s = slurp(path[i]);
+    unlink(path[i]);
+    const char *end = json_value(s);
+    ck_assert_msg(end && *ws(end) == '\0', "%s: not valid JSON", path[i]);
+    ck_assert_int_eq(count(s, "\"ph\":\"X\""), want[i]);
+    free(s);
+  }
+}
+END_TEST
+
 START_TEST(test_trace_bad_arguments) {
   ck_assert_int_eq(dusk_trace_start(NULL), DUSK_EINVAL);
   ck_assert_int_eq(dusk_trace_start("/nonexistent-dir/x/trace.json"), DUSK_EIO);
@@ -237,6 +266,7 @@ int main(void) {
   tc = tcase_create("trace");
   tcase_add_test(tc, test_trace_valid_json_one_event_per_task);
   tcase_add_test(tc, test_trace_bad_arguments);
+  tcase_add_test(tc, test_trace_restart_closes_the_old_one);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -42,9 +42,7 @@ static int t_count(dusk_task *t, const dusk_value *args, int nargs,
   atomic_int *runs = dusk_task_udata(t);
   if (runs != NULL)
     atomic_fetch_add(runs, 1);
-  int64_t s = 1;
-  for (int i = 0; i < nargs; i++)
-    s += tu_get(&args[i]);
+  int64_t s = tu_sum1(args, nargs);
   *out = dusk_i64(s);
   return 0;
 }
@@ -55,9 +53,7 @@ static int t_box(dusk_task *t, const dusk_value *args, int nargs,
   atomic_int *runs = dusk_task_udata(t);
   if (runs != NULL)
     atomic_fetch_add(runs, 1);
-  int64_t s = 1;
-  for (int i = 0; i < nargs; i++)
-    s += tu_get(&args[i]);
+  int64_t s = tu_sum1(args, nargs);
   *out = tu_box_new(s);
   return 0;
 }
@@ -68,9 +64,7 @@ static int t_grun(dusk_task *t, const dusk_value *args, int nargs,
                   dusk_value *out) {
   (void)t;
   atomic_fetch_add(&g_grun, 1);
-  int64_t s = 1;
-  for (int i = 0; i < nargs; i++)
-    s += tu_get(&args[i]);
+  int64_t s = tu_sum1(args, nargs);
   *out = dusk_i64(s);
   return 0;
 }

@@ -66,9 +66,7 @@ static dusk_graph *new_graph(dusk_pool *p) {
 static int t_sum(dusk_task *t, const dusk_value *args, int nargs,
                  dusk_value *out) {
   (void)t;
-  int64_t s = 1;
-  for (int i = 0; i < nargs; i++)
-    s += tu_get(&args[i]);
+  int64_t s = tu_sum1(args, nargs);
   *out = dusk_i64(s);
   return 0;
 }
@@ -77,9 +75,7 @@ static int t_sum(dusk_task *t, const dusk_value *args, int nargs,
 static int t_box(dusk_task *t, const dusk_value *args, int nargs,
                  dusk_value *out) {
   (void)t;
-  int64_t s = 1;
-  for (int i = 0; i < nargs; i++)
-    s += tu_get(&args[i]);
+  int64_t s = tu_sum1(args, nargs);
   *out = tu_box_new(s);
   return 0;
 }

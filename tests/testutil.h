@@ -281,6 +281,14 @@ static inline int64_t tu_get(const dusk_value *v) {
   }
 }
 
+/* 1 + the sum of the arguments: the body of the suites' counting tasks. */
+static inline int64_t tu_sum1(const dusk_value *args, int nargs) {
+  int64_t s = 1;
+  for (int i = 0; i < nargs; i++)
+    s += tu_get(&args[i]);
+  return s;
+}
+
 /*
 ** Loads as functions, not macros, so that a failed ck_assert prints
 ** "tu_ldl(&tu_st.live) == 1" rather than the expansion of atomic_load.
