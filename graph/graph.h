@@ -43,6 +43,10 @@ enum {
   DUSK__ANON = 1u << 7,    /* built by dusk_call(): named "call"                */
   DUSK__CANCELLED = 1u << 5, /* dusk_cancel() was called                       */
   DUSK__SHARED = 1u << 8,  /* a target of more than one compute (compute.c)    */
+  DUSK__NOT_RUN = 1u << 10, /* failed only because a compute stopped before
+                               it or a node upstream could run (compute.c)   */
+  DUSK__GIVEN_UP = 1u << 9, /* not run: its compute stopped for a node that
+                               another compute gave up (compute.c)            */
 };
 
 /* A pointer value with a size or a free function, kept out of the node. */

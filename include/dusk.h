@@ -277,7 +277,11 @@ DUSK_API void dusk_graph_set_pool(dusk_graph *g, dusk_pool *p);
 ** is released; results kept before stay kept.
 ** Threads: any thread, also a task; a worker that waits runs other tasks.
 ** Computes that overlap share work: a node that another compute is running,
-** or that still has its result, is not run again.
+** or that still has its result, is not run again. A compute fails only for
+** a failure among what it needs: when another compute stops after a failure
+** of its own and gives up a node this one waits for ("not run: the compute
+** stopped"), this compute runs that node itself (it retries up to 64 times,
+** should other computes keep failing, then returns the failure).
 */
 DUSK_API int dusk_compute(dusk_graph *g, dusk_node *n, dusk_value *out);
 
@@ -374,7 +378,9 @@ DUSK_API int dusk_ready(const dusk_node *n);
 ** Wait until n is finished and return its code: DUSK_OK, or the error of
 ** its failure (see dusk_errmsg()). A node that is not started is computed;
 ** a running one is waited for; a failed one is not retried (dusk_compute()
-** retries). Afterwards n keeps its result, as after dusk_compute().
+** retries), except one that only did not run because the compute that had
+** it stopped after another node's failure: that is no answer, and it runs
+** now. Afterwards n keeps its result, as after dusk_compute().
 ** Threads: any; a worker that waits runs other tasks meanwhile.
 */
 DUSK_API int dusk_wait(dusk_node *n);
@@ -405,8 +411,11 @@ DUSK_API int dusk_wait_any(dusk_node *const *nodes, int count,
 ** right after n's result is published; it must not block for long. If the
 ** graph is freed first, it is called from dusk_graph_free() with
 ** DUSK_ECANCELED. Registering on a node that is not started waits for a
-** compute to run it. Returns DUSK_OK, DUSK_EINVAL (NULL n or cb),
-** DUSK_ENOMEM (nothing registered, cb never called).
+** compute to run it. A node that a compute gave up (it stopped after a
+** failure elsewhere before the node could run) finishes with that failure's
+** code here, although a later wait or compute runs it again.
+** Returns DUSK_OK, DUSK_EINVAL (NULL n or cb), DUSK_ENOMEM (nothing
+** registered, cb never called).
 */
 typedef void (*dusk_done_fn)(dusk_node *n, int code, void *udata);
 DUSK_API int dusk_on_done(dusk_node *n, dusk_done_fn cb, void *udata);

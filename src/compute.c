@@ -45,7 +45,9 @@
 ** ("not run"), so every claimed node still finishes, every ref is released
 ** and every intermediate freed, and the caller wakes. The message of a node
 ** that did not run is made when asked for (dusk_errmsg), from the node that
-** caused it, stored in the node's value slot while it is FAILED.
+** caused it, stored in the node's value slot while it is FAILED. Such a
+** failure is no answer for another compute that waited on the node: that
+** one is tried again (dusk__compute), and claims what was given up.
 */
 #include "src/core.h"
 #include "src/uthash_dusk.h"
@@ -165,6 +167,27 @@ static void mark_failed(dusk__run *r, int code, dusk_node *cause) {
     atomic_store(&r->failed, code);
 }
 
+/*
+** True when n failed only because a compute stopped before n, or a node
+** upstream of n, could run ("not run: the compute stopped"): its failure is
+** no answer, and the next compute that needs n runs it.
+*/
+static bool not_run(const dusk_node *n) {
+  return node_state(n) == DUSK__FAILED && (node_flags(n) & DUSK__NOT_RUN);
+}
+
+/* The same for a node of another compute that failed: when that compute
+   gave it up (it did not run), its failure is no answer, and r is to be
+   tried again (see dusk__compute). */
+static void mark_failed_by(dusk__run *r, int code, dusk_node *cause,
+                           bool given_up) {
+  dusk_node *none = NULL;
+  if (atomic_compare_exchange_strong(&r->cause, &none, cause)) {
+    atomic_store_explicit(&r->again, given_up, memory_order_relaxed);
+    atomic_store(&r->failed, code); /* publishes again */
+  }
+}
+
 static void settle_async(dusk__run *r);
 static void run_put(dusk__run *r);
 
@@ -279,6 +302,7 @@ static void notify_waiters(dusk_node *n, bool failed) {
   atomic_fetch_and(&n->flags, (uint16_t)~DUSK__WAITERS);
   waiter *ready = NULL, *targets = NULL, *calls = NULL;
   int code = failed ? dusk_errcode(n) : DUSK_OK;
+  bool given_up = failed && not_run(n);
   while (w) {
     waiter *next = w->next;
     if (!w->run) {
@@ -288,7 +312,7 @@ static void notify_waiters(dusk_node *n, bool failed) {
       continue;
     }
     if (failed)
-      mark_failed(w->run, code ? code : DUSK_ETASK, n);
+      mark_failed_by(w->run, code ? code : DUSK_ETASK, n, given_up);
     if (!w->consumer) {
       w->next = targets;
       targets = w;
@@ -417,8 +441,14 @@ static dusk_node *skip(dusk_node *n) {
   for (int i = 0; i < n->nargs && !cause; i++)
     if (node_state(args[i]) == DUSK__FAILED)
       cause = args[i];
+  /* Not run, unless an argument failed for a reason of its own. */
+  uint16_t why = cause && !not_run(cause) ? 0 : DUSK__NOT_RUN;
   release_args(n);
   int code = atomic_load(&r->failed);
+  if (atomic_load_explicit(&r->again, memory_order_relaxed))
+    why |= DUSK__GIVEN_UP; /* a wait runs it again */
+  if (why)
+    atomic_fetch_or(&n->flags, why);
   if (cause) {
     int up = dusk_errcode(cause);
     set_failure(n, DUSK__FAIL_UPSTREAM, up ? up : code ? code : DUSK_ETASK,
@@ -669,8 +699,9 @@ static enum claim_result claim(dusk__run *r, dusk_node *n, int s) {
   atomic_store_explicit(&n->run, r, memory_order_relaxed);
   n->deps = 0;
   n->val.i64 = 0; /* counts the dependents while set up */
-  if (node_flags(n) & DUSK__SHARED) /* a new life: no one shares it yet */
-    atomic_fetch_and(&n->flags, (uint16_t)~DUSK__SHARED);
+  uint16_t life = DUSK__SHARED | DUSK__GIVEN_UP | DUSK__NOT_RUN;
+  if (node_flags(n) & life) /* a new life: none of these holds yet */
+    atomic_fetch_and(&n->flags, (uint16_t)~life);
   atomic_store_explicit(&n->pending, 1 + n->nargs, memory_order_relaxed);
   atomic_store_explicit(&n->state, DUSK__CLAIMED, memory_order_release);
   return CLAIMED_NOW;
@@ -768,7 +799,8 @@ static enum link link_to(dusk__run *r, dusk_node *n, dusk_node *consumer) {
     case DUSK__FAILED: {
       if (s == DUSK__FAILED && (node_flags(n) & DUSK__CANCELLED))
         return fail_link(n); /* cancelled stays cancelled */
-      if (s == DUSK__FAILED && !consumer && r->no_retry)
+      if (s == DUSK__FAILED && !consumer && r->no_retry &&
+          !(node_flags(n) & DUSK__GIVEN_UP))
         return fail_link(n); /* a wait: its failure is the answer */
       enum claim_result c = claim(r, n, s);
       if (c == CLAIMED_NOW)
@@ -922,7 +954,8 @@ static int walk(dusk__run *r) {
         c->deps |= DEPS_WAITS;
         break;
       case LINK_FAILED:
-        mark_failed(r, dusk_errcode(a) ? dusk_errcode(a) : DUSK_ETASK, a);
+        mark_failed_by(r, dusk_errcode(a) ? dusk_errcode(a) : DUSK_ETASK, a,
+                       not_run(a));
         avail++; /* it will not be waited for */
         break;
       case LINK_NONE:
@@ -996,6 +1029,7 @@ static void undo(dusk__run *r) {
       atomic_fetch_sub(&r->targets_left, 1);
     n->deps = 0;
     set_failure(n, DUSK__FAIL_STOPPED, DUSK_ENOMEM, NULL);
+    atomic_fetch_or(&n->flags, DUSK__NOT_RUN);
     finish(n, DUSK__FAILED, 0, false);
     if (target && (atomic_fetch_and(&n->flags, (uint16_t)~DUSK__KEEP) &
                    DUSK__KEEP))
@@ -1042,6 +1076,7 @@ static dusk__run *run_get(dusk_graph *g) {
   atomic_store(&r->targets_left, 1); /* a bias until set up */
   atomic_store(&r->done, 0);
   r->async = false;
+  atomic_store_explicit(&r->again, false, memory_order_relaxed);
   r->helper = dusk__pool_worker(pool) >= 0;
   r->norder = r->nlog = r->nready = 0;
   r->top = r->cap;
@@ -1179,8 +1214,11 @@ static int link_targets(dusk__run *r, int n, dusk_node *const *nodes) {
       atomic_fetch_add(&t->refs, 1); /* the keep */
     } else if (k != LINK_WAIT)
       atomic_fetch_sub(&r->targets_left, 1);
-    if (k == LINK_FAILED)
-      mark_failed(r, dusk_errcode(t) ? dusk_errcode(t) : DUSK_ETASK, t);
+    if (k == LINK_FAILED) /* a wait takes a failure as it is, unless it
+                             was given up for another compute's failure */
+      mark_failed_by(r, dusk_errcode(t) ? dusk_errcode(t) : DUSK_ETASK, t,
+                     r->no_retry ? node_flags(t) & DUSK__GIVEN_UP
+                                 : not_run(t));
   }
   return 0;
 }
@@ -1273,14 +1311,13 @@ static void settle_async(dusk__run *r) {
   }
 }
 
-int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
-                  dusk_value *outs, int64_t deadline, int mode) {
+/* One attempt of dusk__compute(); *again says whether to try once more. */
+static int compute_once(dusk_graph *g, int n, dusk_node *const *nodes,
+                        dusk_value *outs, int64_t deadline, int mode,
+                        bool *again) {
   bool async = mode & DUSK__ASYNC;
-  int rc = check_targets(g, n, nodes);
-  for (int i = 0; outs && nodes && i < n; i++) /* n is trusted with nodes */
-    outs[i] = (dusk_value){.kind = DUSK_NONE};
-  if (rc)
-    return rc;
+  int rc;
+  *again = false;
   dusk__run *r = run_get(g);
   if (!r)
     return dusk__set_error(DUSK_ENOMEM, "compute: out of memory");
@@ -1317,8 +1354,57 @@ int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
   if (r->start && !r->helper) /* the progress bar's last line */
     dusk__progress(r->ntotal, r->ntotal, r->start, true);
   rc = settle(r, n, nodes, outs);
+  *again = rc && atomic_load_explicit(&r->again, memory_order_relaxed);
   run_put(r);
   return rc;
+}
+
+static int never(void *arg) {
+  (void)arg;
+  return 0;
+}
+
+/*
+** Wait a little before trying a compute again: the compute that gave up a
+** node we need may still be winding it down. A worker runs other tasks
+** meanwhile (what it waits for may be queued behind it).
+*/
+static void back_off(dusk_graph *g, int tries) {
+  int64_t ns = tries < 10 ? (int64_t)20000 << tries : 10000000;
+  dusk__pool *pool = dusk__graph_pool(g);
+  if (pool && dusk__pool_worker(pool) >= 0) {
+    dusk__pool_help_until(pool, never, NULL, dusk__now() + ns);
+  } else {
+    struct timespec ts = {0, (long)ns};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/*
+** A compute that failed only because a node it needed was given up by
+** another compute (that one stopped after a failure of its own before the
+** node could run) is tried again, so that a compute fails only for a
+** failure among what it needs. Another compute failing over and over could
+** make that go on without end: after MAX_TRIES the failure is returned.
+*/
+enum { MAX_TRIES = 64 };
+
+int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
+                  dusk_value *outs, int64_t deadline, int mode) {
+  int rc = check_targets(g, n, nodes);
+  for (int i = 0; outs && nodes && i < n; i++) /* n is trusted with nodes */
+    outs[i] = (dusk_value){.kind = DUSK_NONE};
+  if (rc)
+    return rc;
+  bool again = false;
+  for (int tries = 0;; tries++) {
+    rc = compute_once(g, n, nodes, outs, deadline, mode, &again);
+    if (!again || tries + 1 == MAX_TRIES ||
+        (deadline && dusk__now() >= deadline))
+      return rc;
+    if (tries > 0)
+      back_off(g, tries);
+  }
 }
 
 int dusk_compute_many(dusk_graph *g, int n, dusk_node *const *nodes,

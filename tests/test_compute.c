@@ -2072,6 +2072,71 @@ START_TEST(test_threads_overlap_running_node) {
 }
 END_TEST
 
+/* Fails once the slow node S has started (so that its compute stops while
+   S runs). */
+static int t_fail_after_s(dusk_task *t, const dusk_value *args, int nargs,
+                          dusk_value *out) {
+  (void)args;
+  (void)nargs;
+  (void)out;
+  tu_wait_flag(&g_ov.s_started, 20000);
+  return dusk_fail(t, "unrelated failure");
+}
+
+/*
+** A gives up a node that B waits for: A claims S and M = S + 1 and a task F
+** that fails while S runs; B needs M and its own Y, and registers on M while
+** A runs S. When S is done, A has stopped, so M is not run ("the compute
+** stopped"); B needs no failing task, so it must not fail: it computes M
+** (and S) again itself. Every other round B is a started future that is
+** then waited for: the wait runs what was given up.
+*/
+static void *bg_start_get_main(void *arg) {
+  bg_compute *c = arg;
+  c->rc = dusk_start(c->g, 1, &c->n);
+  if (c->rc == DUSK_OK)
+    c->rc = dusk_get(c->n, &c->out);
+  return NULL;
+}
+
+START_TEST(test_threads_overlap_given_up_node_retried) {
+  dusk_pool *p = new_pool(2);
+  for (int rep = 0; rep < 4; rep++) {
+    memset(&g_ov, 0, sizeof g_ov);
+    dusk_graph *g = new_graph(p);
+    dusk_node *s = dusk_delayed(g, t_slow);
+    dusk_node *m = dusk_delayed(g, t_inc, s);
+    dusk_node *y = dusk_delayed(g, t_ysig);
+    dusk_node *f = dusk_delayed(g, t_fail_after_s);
+    dusk_node *ta = dusk_delayed(g, t_count, m, f);
+    dusk_node *tb = dusk_delayed(g, t_count, m, y);
+    bg_compute a = {.g = g, .n = ta}, b = {.g = g, .n = tb};
+    pthread_t tha, thb;
+    ck_assert_int_eq(pthread_create(&tha, NULL, bg_compute_main, &a), 0);
+    ck_assert(tu_wait_flag(&g_ov.s_started, 30000));
+    ck_assert_int_eq(pthread_create(&thb, NULL,
+                                    rep % 2 ? bg_start_get_main
+                                            : bg_compute_main,
+                                    &b),
+                     0);
+    pthread_join(tha, NULL);
+    pthread_join(thb, NULL);
+    ck_assert_int_eq(a.rc, DUSK_ETASK);
+    ck_assert_msg(b.rc == DUSK_OK, "B failed: %s",
+                  dusk_errmsg(tb) ? dusk_errmsg(tb) : "?");
+    ck_assert_int_eq(b.out.i64, 7 + 1 + 100 + 1);
+    /* S ran for A (its result was never used) and again for B, unless B's
+       registration came after M was given up. */
+    ck_assert_int_ge(tu_ldi(&g_ov.s_runs), 1);
+    ck_assert_int_le(tu_ldi(&g_ov.s_runs), 2);
+    ck_assert_int_eq(dusk_status(m), DUSK_NOT_STARTED); /* B freed it */
+    dusk_release(tb);
+    dusk_graph_free(g);
+  }
+  dusk_pool_free(p);
+}
+END_TEST
+
 /* ====================================================== scale */
 
 typedef struct chain_job {
@@ -2452,6 +2517,7 @@ static Suite *compute_suite(void) {
   tcase_add_test(tc, test_threads_shared_part_runs_once);
   tcase_add_test(tc, test_threads_concurrent_build);
   tcase_add_test(tc, test_threads_overlap_running_node);
+  tcase_add_test(tc, test_threads_overlap_given_up_node_retried);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("scale");
