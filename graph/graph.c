@@ -388,6 +388,7 @@ void dusk__graph_destroy(dusk_graph *g) {
     dusk__free(e->name);
     dusk__free(e);
   }
+  dusk__graph_free_resources(g);
   for (int i = 0; i < CACHED; i++)
     if (cache[i].serial == g->serial)
       memset(&cache[i], 0, sizeof cache[i]);

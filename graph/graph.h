@@ -45,6 +45,7 @@ enum {
   DUSK__SHARED = 1u << 8,  /* a target of more than one compute (compute.c)    */
   DUSK__NOT_RUN = 1u << 10, /* failed only because a compute stopped before
                                it or a node upstream could run (compute.c)   */
+  DUSK__LIMITED = 1u << 11, /* tagged with a resource class (resource.c)    */
   DUSK__GIVEN_UP = 1u << 9, /* not run: its compute stopped for a node that
                                another compute gave up (compute.c)            */
 };
@@ -125,6 +126,8 @@ struct dusk_graph {
   struct dusk__nname *nnames;  /* node -> name of its own (uthash)         */
   struct dusk__err *errors;    /* node -> error record (uthash)             */
   struct dusk__wlist *waiters; /* node -> list of waiters (uthash)         */
+  struct dusk__rtag *rtags;    /* node -> resource class (uthash)          */
+  struct dusk__rname *rnames;  /* the class names used, one copy each      */
   dusk_pool *pool;        /* NULL: the default pool                        */
 };
 
@@ -176,6 +179,18 @@ int dusk__graph_set_name(dusk_graph *g, dusk_node *n, const char *name);
 
 /* The node's name; never NULL. */
 const char *dusk__graph_name(dusk_graph *g, const dusk_node *n);
+
+/*
+** Tag n with the resource class `name` (copied once per graph; NULL: none).
+** 0, or -1 when out of memory (n keeps its old class). Any thread.
+*/
+int dusk__graph_set_resource(dusk_graph *g, dusk_node *n, const char *name);
+
+/* n's resource class, or NULL; the string lives as long as g. */
+const char *dusk__graph_resource(dusk_graph *g, const dusk_node *n);
+
+/* Free the resource tables (with the graph). */
+void dusk__graph_free_resources(dusk_graph *g);
 
 /* The node's value as a dusk_value (borrowed). */
 static inline dusk_value dusk__node_value(const dusk_node *n) {

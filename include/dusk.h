@@ -264,6 +264,44 @@ DUSK_API dusk_pool *dusk_default_pool(void);
 */
 DUSK_API void dusk_graph_set_pool(dusk_graph *g, dusk_pool *p);
 
+/* ------------------------------------------------------ resource classes */
+
+/*
+** Resource classes: a limit on how many tasks that use one resource run at
+** once (a library that is not thread-safe, such as HDF5; a disk; a licence
+** server). Tag the nodes whose tasks use it with the class's name and give
+** the pool a limit for that name: the pool then never runs more than
+** `limit` tasks of the class at once. A worker never blocks for a slot: it
+** sets the task aside and runs other work, and the task starts, oldest
+** first, when a task of its class ends. Classes without a limit run freely.
+** A task must not wait (a nested compute, dusk_wait) for a task of a class
+** whose slots it and others like it hold: that would wait for ever, as a
+** lock taken twice would.
+*/
+
+/*
+** Put n's task in the class `resource` (1 to 255 characters, copied; NULL:
+** in no class). Returns DUSK_OK; DUSK_EINVAL (NULL n, a literal, a bad
+** name); DUSK_EBUSY (a compute has n: change it before or after);
+** DUSK_ENOMEM (n keeps its class). Threads: any.
+*/
+DUSK_API int dusk_set_resource(dusk_node *n, const char *resource);
+
+/* n's resource class (borrowed; valid until the graph is freed), or NULL. */
+DUSK_API const char *dusk_resource(const dusk_node *n);
+
+/*
+** At most `limit` tasks of class `resource` run at once on p (NULL: the
+** default pool); 0: no limit. It counts for tasks that start from now on;
+** raising it lets waiting tasks start at once. Returns DUSK_OK, DUSK_EINVAL
+** (negative limit, a bad name), DUSK_ENOMEM. Threads: any, any time.
+*/
+DUSK_API int dusk_pool_set_limit(dusk_pool *p, const char *resource,
+                                 int limit);
+
+/* The limit of `resource` on p (NULL: the default pool); 0 when none. */
+DUSK_API int dusk_pool_limit(dusk_pool *p, const char *resource);
+
 /* -------------------------------------------------------------- compute */
 
 /*

@@ -20,7 +20,8 @@
 ** pays for a wake-up, and nothing is stranded, since an awake owner always
 ** drains its own deque.
 **
-** Lock order: inbox_lock and park_lock are never held together.
+** Lock order: inbox_lock and park_lock are never held together; the locks
+** of limits (limit.c) are taken alone.
 */
 #include "scheduler/sched.h"
 #include "src/alloc.h"
@@ -65,6 +66,8 @@ struct dusk_pool {
   atomic_uint epoch;
   atomic_int nsleep;
   atomic_int stop;
+
+  dusk__limits limits;        /* resource classes (limit.c)               */
 };
 
 static _Thread_local worker *self;
@@ -384,6 +387,8 @@ int dusk__pool_push_next(dusk__pool *p, void *item) {
   return 0;
 }
 
+dusk__limits *dusk__pool_limits(dusk__pool *p) { return &p->limits; }
+
 /* ------------------------------------------------------------- lifecycle */
 
 dusk__pool *dusk__pool_new(int nthreads, dusk__run_fn run, int *err) {
@@ -398,6 +403,7 @@ dusk__pool *dusk__pool_new(int nthreads, dusk__run_fn run, int *err) {
   }
   memset(p->w, 0, (size_t)nthreads * sizeof(worker));
   p->run = run;
+  dusk__limits_init(&p->limits);
   pthread_mutex_init(&p->inbox_lock, NULL);
   pthread_mutex_init(&p->park_lock, NULL);
   pthread_condattr_t ca;
@@ -432,6 +438,7 @@ dusk__pool *dusk__pool_new(int nthreads, dusk__run_fn run, int *err) {
     pthread_join(p->w[i].thread, NULL);
   for (int i = 0; i < made; i++)
     dusk__deque_destroy(&p->w[i].q);
+  dusk__limits_destroy(&p->limits);
   pthread_mutex_destroy(&p->inbox_lock);
   pthread_mutex_destroy(&p->park_lock);
   pthread_cond_destroy(&p->park_cond);
@@ -449,6 +456,7 @@ void dusk__pool_free(dusk__pool *p) {
     pthread_join(p->w[i].thread, NULL);
   for (int i = 0; i < p->n; i++)
     dusk__deque_destroy(&p->w[i].q);
+  dusk__limits_destroy(&p->limits);
   pthread_mutex_destroy(&p->inbox_lock);
   pthread_mutex_destroy(&p->park_lock);
   pthread_cond_destroy(&p->park_cond);

@@ -7,7 +7,9 @@
 #ifndef DUSK_SCHEDULER_SCHED_H
 #define DUSK_SCHEDULER_SCHED_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -109,6 +111,52 @@ void dusk__pool_help_until(dusk__pool *p, int (*done)(void *), void *arg,
 
 /* Wake every parked worker (they check their work and done() again). */
 void dusk__pool_notify(dusk__pool *p);
+
+/* ------------------------------------------------------------ limits */
+
+/*
+** Resource classes (scheduler/limit.c): at most `limit` items of a class run
+** at once; an item that finds no slot is parked instead of blocking its
+** worker, and handed a slot when one is given back.
+*/
+typedef struct dusk__limit dusk__limit;
+typedef struct dusk__limits { /* a pool's classes, by name */
+  pthread_mutex_t lock;
+  dusk__limit *head;
+} dusk__limits;
+
+int dusk__limits_init(dusk__limits *ls); /* 0, or -1 */
+void dusk__limits_destroy(dusk__limits *ls);
+
+/* The class called name, or NULL if no limit was ever set on it. */
+dusk__limit *dusk__limit_find(dusk__limits *ls, const char *name);
+
+/* Set name's limit (0: none), making the class; -1 when out of memory.
+   Raising it frees slots: call dusk__limit_wake() until it returns NULL. */
+int dusk__limit_set(dusk__limits *ls, const char *name, int limit,
+                    dusk__limit **out);
+
+/* name's limit; 0 when none is set. */
+int dusk__limit_get(dusk__limits *ls, const char *name);
+
+enum { DUSK__LIMIT_ENTERED, DUSK__LIMIT_PARKED, DUSK__LIMIT_NOMEM };
+
+/* Take a slot for item, or park it: ENTERED, PARKED (the caller lets go of
+   item: it comes back from leave or wake), NOMEM (neither happened). */
+int dusk__limit_enter(dusk__limit *l, void *item);
+
+/* Give back a slot. Returns a parked item that now holds it (the caller
+   runs it, and it leaves without entering), or NULL. */
+void *dusk__limit_leave(dusk__limit *l);
+
+/* After raising a limit: a parked item to push (it enters again), or NULL
+   once none is parked or no slot is free. */
+void *dusk__limit_wake(dusk__limit *l);
+
+const char *dusk__limit_name(const dusk__limit *l);
+
+/* The classes of pool p. */
+dusk__limits *dusk__pool_limits(dusk__pool *p);
 
 /* Counters for statistics and tests. */
 typedef struct dusk__pool_stats {

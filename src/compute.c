@@ -553,6 +553,15 @@ static void args_put(spare *s) {
     spare_free(atomic_exchange(&kept_args, s));
 }
 
+/* n cannot run for want of memory: it fails, and its compute stops. */
+static dusk_node *fail_for_memory(dusk_node *n) {
+  int ndeps = (int)n->val.i64;
+  mark_failed(dusk__run_of(n), DUSK_ENOMEM, n);
+  release_args(n);
+  record_task_failure(n, DUSK_ENOMEM, NULL);
+  return finish(n, DUSK__FAILED, ndeps, true);
+}
+
 /* Run n's task. Returns a dependent to run next, or NULL. */
 static dusk_node *run_task(dusk_node *n) {
   dusk__run *r = dusk__run_of(n);
@@ -562,12 +571,8 @@ static dusk_node *run_task(dusk_node *n) {
   dusk_value local[INLINE_ARGS];
   dusk_value *argv = local;
   spare *owner = NULL;
-  if (n->nargs > INLINE_ARGS && !(argv = args_get(n->nargs, &owner))) {
-    mark_failed(r, DUSK_ENOMEM, n);
-    release_args(n);
-    record_task_failure(n, DUSK_ENOMEM, NULL);
-    return finish(n, DUSK__FAILED, ndeps, true);
-  }
+  if (n->nargs > INLINE_ARGS && !(argv = args_get(n->nargs, &owner)))
+    return fail_for_memory(n);
   dusk_node *const *args = dusk__args(n);
   for (int i = 0; i < n->nargs; i++)
     argv[i] = dusk__node_value(args[i]);
@@ -624,25 +629,76 @@ static dusk_node *cancel_now(dusk_node *n) {
   return finish(n, DUSK__FAILED, ndeps, true);
 }
 
+/*
+** Resource classes (scheduler/limit.c). A task of a class with a limit on
+** its pool takes a slot first; finding none, it is parked and the worker
+** goes on with other work. The task that gives a slot back hands it to the
+** oldest parked one, which its worker then runs at once (it holds the slot).
+*/
+static dusk__limit *limit_of(dusk_node *n) {
+  if (!(node_flags(n) & DUSK__LIMITED))
+    return NULL;
+  const char *name = dusk__graph_resource(dusk__graph_of(n), n);
+  if (!name)
+    return NULL;
+  return dusk__limit_find(dusk__pool_limits(dusk__run_of(n)->pool), name);
+}
+
+/* Take a slot of l for *n; false when *n was parked (*n is then NULL) or
+   failed for want of memory (*n is then the node to run next). */
+static bool enter(dusk__limit *l, dusk_node **n) {
+  switch (dusk__limit_enter(l, *n)) {
+  case DUSK__LIMIT_ENTERED:
+    return true;
+  case DUSK__LIMIT_PARKED:
+    *n = NULL;
+    return false;
+  default:
+    *n = fail_for_memory(*n);
+    return false;
+  }
+}
+
+/* Give l's slot back: returns the parked node that now holds it, to run
+   next (next is pushed then), or else next. */
+static dusk_node *pass_slot(dusk__limit *l, dusk_node *next,
+                            dusk__limit **held) {
+  dusk_node *w = dusk__limit_leave(l);
+  if (!w)
+    return next;
+  if (next)
+    push_or_run(next);
+  *held = l;
+  return w;
+}
+
 void dusk__exec(void *item) {
   dusk_node *n = item;
   if (!n) { /* the worker ran dry */
     publish_deferred();
     return;
   }
+  dusk__limit *held = NULL; /* the slot handed to n by the task before it */
   while (n) {
+    dusk__limit *l = held;
+    held = NULL;
     if (node_state(n) == DUSK__FAILED) { /* cancelled while it waited */
       dusk__run *r = dusk__run_of(n);
       release_args(n);
       target_finished(r); /* the hold dusk_cancel took on its compute */
-      break;
-    }
-    if (atomic_load_explicit(&dusk__run_of(n)->failed, memory_order_relaxed))
+      n = NULL;
+    } else if (atomic_load_explicit(&dusk__run_of(n)->failed,
+                                    memory_order_relaxed)) {
       n = skip(n);
-    else if (cancel_requested(n))
+    } else if (!l && (l = limit_of(n)) && !enter(l, &n)) {
+      l = NULL; /* parked, or failed: it holds no slot */
+    } else if (cancel_requested(n)) {
       n = cancel_now(n);
-    else
+    } else {
       n = run_task(n);
+    }
+    if (l)
+      n = pass_slot(l, n, &held);
   }
 }
 

@@ -50,6 +50,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -960,6 +961,88 @@ START_TEST(test_names_delayed_keeps_its_name) {
 }
 END_TEST
 
+/* ====================================================== resources */
+
+static atomic_int rs_in, rs_most;
+
+/* A limited task: counts how many run at once. */
+static int t_limited(dusk_task *t, const dusk_value *args, int nargs,
+                     dusk_value *out) {
+  (void)t;
+  (void)args;
+  (void)nargs;
+  int now = atomic_fetch_add(&rs_in, 1) + 1;
+  int most = atomic_load(&rs_most);
+  while (now > most && !atomic_compare_exchange_weak(&rs_most, &most, now))
+    ;
+  for (volatile int i = 0; i < 20000; i++)
+    ;
+  atomic_fetch_sub(&rs_in, 1);
+  *out = dusk_i64(1);
+  return 0;
+}
+
+/*
+** Resource classes under memory failures: tagging (a class name copied per
+** graph, an entry per node), a limit on a pool (its class record), and a
+** compute that parks tasks (the parked queue grows). Each call succeeds or
+** reports DUSK_ENOMEM; the limit is never exceeded; once memory is back the
+** same graph and pool compute the right sum within the limit.
+*/
+START_TEST(test_resources_each_allocation_fails) {
+  enum { N = 40 };
+  long points = 0;
+  for (long n = 1; n < 1000; n++) {
+    dusk_pool *p = dusk_pool_new(2);
+    ck_assert_ptr_nonnull(p);
+    dusk_graph *g = dusk_graph_new();
+    ck_assert_ptr_nonnull(g);
+    dusk_graph_set_pool(g, p);
+    dusk_node *nodes[N];
+    for (int i = 0; i < N; i++)
+      ck_assert_ptr_nonnull(nodes[i] = dusk_call(g, t_limited, NULL, 0, NULL));
+    dusk_node *sum = dusk_call(g, t_sum, NULL, N, nodes);
+    ck_assert_ptr_nonnull(sum);
+    atomic_store(&rs_most, 0);
+    dusk__alloc_fail_after(n, 0);
+    int rc = dusk_pool_set_limit(p, "io", 1);
+    ck_assert_msg(rc == DUSK_OK || rc == DUSK_ENOMEM, "point %ld: limit %d",
+                  n, rc);
+    bool all_tagged = true;
+    for (int i = 0; i < N; i++) {
+      int t = dusk_set_resource(nodes[i], "io");
+      all_tagged &= t == DUSK_OK;
+      ck_assert_msg(t == DUSK_OK || t == DUSK_ENOMEM, "point %ld: tag %d", n,
+                    t);
+      ck_assert(t != DUSK_OK || strcmp(dusk_resource(nodes[i]), "io") == 0);
+    }
+    int c = dusk_compute(g, sum, NULL);
+    ck_assert_msg(c == DUSK_OK || c == DUSK_ENOMEM, "point %ld: compute %d",
+                  n, c);
+    long failed = dusk__alloc_fail_after(0, 0);
+    if (rc == DUSK_OK && all_tagged) /* an untagged task runs freely */
+      ck_assert_int_le(atomic_load(&rs_most), 1);
+    /* Memory is back: everything again, and the right answer. */
+    ck_assert_int_eq(dusk_pool_set_limit(p, "io", 1), DUSK_OK);
+    for (int i = 0; i < N; i++)
+      ck_assert_int_eq(dusk_set_resource(nodes[i], "io"), DUSK_OK);
+    atomic_store(&rs_most, 0);
+    dusk_value v;
+    ck_assert_int_eq(dusk_compute(g, sum, &v), DUSK_OK);
+    ck_assert_int_eq(v.i64, N + 1); /* t_sum: 1 + the sum */
+    ck_assert_int_le(atomic_load(&rs_most), 1);
+    dusk_graph_free(g);
+    dusk_pool_free(p);
+    if (failed == 0) {
+      points = n - 1;
+      break;
+    }
+  }
+  printf("alloc: resource classes: %ld allocation points\n", points);
+  ck_assert_int_gt(points, 0);
+}
+END_TEST
+
 /* ====================================================== default pool */
 
 typedef struct dp_report {
@@ -1051,6 +1134,11 @@ static Suite *alloc_suite(void) {
   tc = tcase_create("names");
   tcase_set_timeout(tc, timeout);
   tcase_add_test(tc, test_names_delayed_keeps_its_name);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("resources");
+  tcase_set_timeout(tc, timeout);
+  tcase_add_test(tc, test_resources_each_allocation_fails);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("default_pool");
