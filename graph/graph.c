@@ -64,6 +64,10 @@ int dusk__graph_init(dusk_graph *g) {
   memset(g, 0, sizeof *g);
   if (pthread_mutex_init(&g->lock, NULL) != 0)
     return -1;
+  if (dusk__pure_init(g) != 0) {
+    pthread_mutex_destroy(&g->lock);
+    return -1;
+  }
   g->serial = atomic_fetch_add(&next_serial, 1);
   return 0;
 }
@@ -389,6 +393,7 @@ void dusk__graph_destroy(dusk_graph *g) {
     dusk__free(e);
   }
   dusk__graph_free_resources(g);
+  dusk__pure_destroy(g);
   for (int i = 0; i < CACHED; i++)
     if (cache[i].serial == g->serial)
       memset(&cache[i], 0, sizeof cache[i]);

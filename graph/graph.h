@@ -13,6 +13,9 @@
 ** The dependents of a node (who consumes it) are not recorded here: a compute
 ** derives them for the part of the graph it needs (see src/compute.c), so
 ** building stays cheap and several threads can build at once without locks.
+**
+** Pure calls and literals (graph/pure.c) are found again by a table of their
+** own, under a lock of their own; ordinary building never touches either.
 */
 #ifndef DUSK_GRAPH_GRAPH_H
 #define DUSK_GRAPH_GRAPH_H
@@ -129,6 +132,8 @@ struct dusk_graph {
   struct dusk__rtag *rtags;    /* node -> resource class (uthash)          */
   struct dusk__rname *rnames;  /* the class names used, one copy each      */
   dusk_pool *pool;        /* NULL: the default pool                        */
+  pthread_mutex_t pure_lock;  /* guards pure; taken before lock            */
+  struct dusk__pure *pure;    /* pure calls and literals (graph/pure.c)    */
 };
 
 /* The compute that claimed n (or last claimed it). */
@@ -212,5 +217,36 @@ int dusk__node_set_value(dusk_node *n, dusk_value v);
 
 /* Release n's value (calling its free) and make it DUSK_NONE. */
 void dusk__node_clear_value(dusk_node *n);
+
+/* ---- pure calls and literals (graph/pure.c) ---- */
+
+/*
+** What a pure node is known by: a call's function, udata and arguments in
+** order (fn not NULL), or a literal's value (fn NULL). Borrowed pointers.
+*/
+typedef struct dusk__sig {
+  dusk_fn fn;
+  void *udata;
+  int nargs;
+  dusk_node *const *args;
+  dusk_value lit;
+} dusk__sig;
+
+/* Builds the node of a signature not found; NULL when it cannot. */
+typedef dusk_node *(*dusk__pure_make)(void *ctx);
+
+/* Set up and tear down g's pure table and its lock: 0, or -1. */
+int dusk__pure_init(dusk_graph *g);
+void dusk__pure_destroy(dusk_graph *g);
+
+/*
+** The node of g known by s: the one found (returns 1), or else the one
+** make(ctx) builds, which is remembered (returns 0; *out is NULL when make
+** failed, and then nothing is remembered). -1 when the table is out of
+** memory: make was not called and nothing changed. Any thread: the pure
+** lock is held throughout, so make must not make pure nodes of g itself.
+*/
+int dusk__pure_get(dusk_graph *g, const dusk__sig *s, dusk__pure_make make,
+                   void *ctx, dusk_node **out);
 
 #endif

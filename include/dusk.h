@@ -203,11 +203,69 @@ DUSK_API dusk_node *dusk_call_named(dusk_graph *g, const char *name, dusk_fn fn,
 #define DUSK__TAIL(first, ...) __VA_ARGS__
 #define DUSK__NAME(first, ...) #first
 #define DUSK__ARGV(...) ((dusk_node *const[]){DUSK__TAIL(__VA_ARGS__, NULL)})
-#define dusk_delayed(g, ...)                                                  \
-  dusk_call_named((g), DUSK__NAME(__VA_ARGS__, ~), DUSK__HEAD(__VA_ARGS__, ~), \
-                  NULL,                                                       \
-                  (int)(sizeof DUSK__ARGV(__VA_ARGS__) / sizeof(dusk_node *)) - 1, \
-                  DUSK__ARGV(__VA_ARGS__))
+#define DUSK__DELAYED(call, g, ...)                                           \
+  call((g), DUSK__NAME(__VA_ARGS__, ~), DUSK__HEAD(__VA_ARGS__, ~), NULL,     \
+       (int)(sizeof DUSK__ARGV(__VA_ARGS__) / sizeof(dusk_node *)) - 1,       \
+       DUSK__ARGV(__VA_ARGS__))
+#define dusk_delayed(g, ...) DUSK__DELAYED(dusk_call_named, g, __VA_ARGS__)
+
+/*
+** A pure call (dask's delayed(..., pure=True)): dusk_call(), except that
+** when a pure call of g built a node for the same fn and udata on the same
+** arguments before, that node is returned and nothing is built. Arguments
+** are the same when they are the same node, or literals of the same
+** contents: the same kind, and for I64 and F64 the same bits (so 0.0 and
+** -0.0 differ, a NaN matches itself), for a pointer with a size (and not
+** NULL) the same size and bytes, for a pointer without one the same
+** address; free functions do not count. Order and number count: f(a, b) is
+** neither f(b, a) nor f(a). Only nodes built by pure calls are found:
+** dusk_call() always builds a new node, and is not slowed by any of this.
+** fn must depend on its arguments alone: one run serves every caller.
+** The node found is shared in whatever state it is in. A kept result is
+** shared too: dusk_take() or dusk_release() by one caller drops it for all
+** (a later compute runs the node again). A failed node stays failed, and
+** dusk_errmsg() keeps its message, until a compute that needs it runs it
+** again: dusk_compute() retries a failed node, dusk_wait() returns its
+** error without rerunning it. A cancelled node stays cancelled. It keeps
+** the name it was built with: the name given to a call that finds a node
+** is not used (dusk_set_name() renames the one node).
+** Returns NULL and builds and remembers nothing, as dusk_call() and with
+** the same checks (DUSK_EINVAL, DUSK_ENOMEM; see dusk_last_error()). A call
+** that finds its node allocates nothing.
+** Cost: the arguments are hashed and compared, a pointer literal with a
+** size by all its bytes, each time; the bytes must not change while g
+** lives (they are the graph's).
+** Threads: any; pure calls and literals of one graph take a lock of the
+** graph's in turn, so threads that make the same pure call at once get one
+** node.
+*/
+DUSK_API dusk_node *dusk_call_pure(dusk_graph *g, dusk_fn fn, void *udata,
+                                   int nargs, dusk_node *const *args);
+
+/* dusk_call_pure() with a name, as dusk_call_named() (used only when the
+   node is built). dusk_delayed_pure() passes the function's name. */
+DUSK_API dusk_node *dusk_call_pure_named(dusk_graph *g, const char *name,
+                                         dusk_fn fn, void *udata, int nargs,
+                                         dusk_node *const *args);
+
+/* dusk_delayed_pure(g, fn, a, b, ...): dusk_delayed() made a pure call. */
+#define dusk_delayed_pure(g, ...)                                             \
+  DUSK__DELAYED(dusk_call_pure_named, g, __VA_ARGS__)
+
+/*
+** dusk_literal(), except that when a dusk_literal_pure() of g holds a value
+** of the same contents (as for dusk_call_pure()), that node is returned.
+** Ownership: the graph owns v from now on, even when this fails. When a
+** node is found, v is released at once (its free is called), unless v's
+** pointer is the very pointer the node holds: the node releases it, once.
+** If the node holds that pointer without a free function while v has one,
+** v gets a node of its own (not remembered), which calls its free, once.
+** Returns NULL as dusk_literal() (DUSK_EINVAL, DUSK_ENOMEM): then nothing
+** is remembered. Literals made apart already count as one argument of a
+** pure call; this one saves the nodes and the memory of copies.
+** Threads: as dusk_call_pure().
+*/
+DUSK_API dusk_node *dusk_literal_pure(dusk_graph *g, dusk_value v);
 
 /*
 ** Name a node (printf-style) for messages and pictures. The text is copied.
@@ -399,11 +457,7 @@ DUSK_API dusk_node *dusk_submit(dusk_graph *g, dusk_fn fn, void *udata,
 DUSK_API dusk_node *dusk_submit_named(dusk_graph *g, const char *name,
                                       dusk_fn fn, void *udata, int nargs,
                                       dusk_node *const *args);
-#define dusk_future(g, ...)                                                   \
-  dusk_submit_named((g), DUSK__NAME(__VA_ARGS__, ~),                          \
-                    DUSK__HEAD(__VA_ARGS__, ~), NULL,                         \
-                    (int)(sizeof DUSK__ARGV(__VA_ARGS__) / sizeof(dusk_node *)) - 1, \
-                    DUSK__ARGV(__VA_ARGS__))
+#define dusk_future(g, ...) DUSK__DELAYED(dusk_submit_named, g, __VA_ARGS__)
 
 /* What n is doing now; DUSK_NOT_STARTED for NULL. A snapshot: it may change
    as soon as it is read. */

@@ -47,52 +47,66 @@ size_t dusk_graph_size(const dusk_graph *g) {
   return g ? dusk__graph_count((dusk_graph *)g) : 0;
 }
 
-dusk_node *dusk_literal(dusk_graph *g, dusk_value v) {
-  if (!g || v.kind < DUSK_NONE || v.kind > DUSK_PTR) {
-    dusk__set_error(DUSK_EINVAL, g ? "literal: unknown value kind %d"
-                                   : "literal: the graph is NULL (kind %d)",
-                    (int)v.kind);
-    if (v.free && v.ptr) /* whatever its kind: it was handed to us */
-      v.free(v.ptr);
-    return NULL;
-  }
+/* A value fit for a literal of g; if not, it is released (it was handed
+   to us) and the error set. */
+static inline bool check_literal(const char *who, dusk_graph *g, dusk_value v) {
+  if (g && v.kind >= DUSK_NONE && v.kind <= DUSK_PTR)
+    return true;
+  dusk__set_error(DUSK_EINVAL,
+                  g ? "%s: unknown value kind %d"
+                    : "%s: the graph is NULL (kind %d)",
+                  who, (int)v.kind);
+  if (v.free && v.ptr) /* whatever its kind: it was handed to us */
+    v.free(v.ptr);
+  return false;
+}
+
+/* The literal of a checked value; on failure v is released. */
+static inline dusk_node *build_literal(const char *who, dusk_graph *g,
+                                       dusk_value v) {
   dusk_node *n = dusk__node_new(g, NULL, NULL, 0, NULL, DUSK__LITERAL);
   if (!n || dusk__node_set_value(n, v) != 0) {
     dusk_value_clear(&v);
-    dusk__set_error(DUSK_ENOMEM, "literal: out of memory");
+    dusk__set_error(DUSK_ENOMEM, "%s: out of memory", who);
     return NULL; /* a node made before the failure stays unused in g */
   }
   atomic_store_explicit(&n->state, DUSK__DONE, memory_order_release);
   return n;
 }
 
-static bool check_call(dusk_graph *g, dusk_fn fn, int nargs,
-                       dusk_node *const *args) {
+dusk_node *dusk_literal(dusk_graph *g, dusk_value v) {
+  return check_literal("literal", g, v) ? build_literal("literal", g, v)
+                                        : NULL;
+}
+
+static inline bool check_call(const char *who, dusk_graph *g, dusk_fn fn,
+                              int nargs, dusk_node *const *args) {
   if (!g)
-    return dusk__set_error(DUSK_EINVAL, "call: the graph is NULL"), false;
+    return dusk__set_error(DUSK_EINVAL, "%s: the graph is NULL", who), false;
   if (!fn)
-    return dusk__set_error(DUSK_EINVAL, "call: the function is NULL"), false;
+    return dusk__set_error(DUSK_EINVAL, "%s: the function is NULL", who),
+           false;
   if (nargs < 0 || (nargs > 0 && !args))
-    return dusk__set_error(DUSK_EINVAL, "call: %d arguments at %p", nargs,
+    return dusk__set_error(DUSK_EINVAL, "%s: %d arguments at %p", who, nargs,
                            (const void *)args),
            false;
   for (int i = 0; i < nargs; i++) {
     if (!args[i])
-      return dusk__set_error(DUSK_EINVAL, "call: argument %d is NULL", i),
+      return dusk__set_error(DUSK_EINVAL, "%s: argument %d is NULL", who, i),
              false;
     if (dusk__graph_of(args[i]) != g)
       return dusk__set_error(DUSK_EINVAL,
-                             "call: argument %d is a node of another graph",
-                             i),
+                             "%s: argument %d is a node of another graph",
+                             who, i),
              false;
   }
   return true;
 }
 
-dusk_node *dusk_call_named(dusk_graph *g, const char *name, dusk_fn fn,
-                           void *udata, int nargs, dusk_node *const *args) {
-  if (!check_call(g, fn, nargs, args))
-    return NULL;
+/* The call, its arguments checked; NULL (DUSK_ENOMEM) builds nothing. */
+static inline dusk_node *build_call(const char *who, dusk_graph *g,
+                                    const char *name, dusk_fn fn, void *udata,
+                                    int nargs, dusk_node *const *args) {
   /* What naming needs is allocated first, so that a failure builds
      nothing: the function's entry, and a copy if the node needs its own. */
   int own = name ? dusk__graph_name_fn(g, fn, name) : 0;
@@ -103,7 +117,7 @@ dusk_node *dusk_call_named(dusk_graph *g, const char *name, dusk_fn fn,
                                       name ? 0 : DUSK__ANON);
   if (!n) {
     dusk__free(copy);
-    dusk__set_error(DUSK_ENOMEM, "call: out of memory");
+    dusk__set_error(DUSK_ENOMEM, "%s: out of memory", who);
     return NULL;
   }
   if (copy && dusk__graph_adopt_name(g, n, copy) != 0)
@@ -111,9 +125,86 @@ dusk_node *dusk_call_named(dusk_graph *g, const char *name, dusk_fn fn,
   return n;
 }
 
+dusk_node *dusk_call_named(dusk_graph *g, const char *name, dusk_fn fn,
+                           void *udata, int nargs, dusk_node *const *args) {
+  if (!check_call("call", g, fn, nargs, args))
+    return NULL;
+  return build_call("call", g, name, fn, udata, nargs, args);
+}
+
 dusk_node *dusk_call(dusk_graph *g, dusk_fn fn, void *udata, int nargs,
                      dusk_node *const *args) {
   return dusk_call_named(g, NULL, fn, udata, nargs, args);
+}
+
+/* ------------------------------------------------- pure calls, literals */
+
+/* What builds a pure node that was not found (graph/pure.c calls it). */
+typedef struct pure_ctx {
+  dusk_graph *g;
+  const char *name;
+  const dusk__sig *sig;
+} pure_ctx;
+
+static dusk_node *make_call(void *ctx) {
+  const pure_ctx *c = ctx;
+  const dusk__sig *s = c->sig;
+  return build_call("call_pure", c->g, c->name, s->fn, s->udata, s->nargs,
+                    s->args);
+}
+
+dusk_node *dusk_call_pure_named(dusk_graph *g, const char *name, dusk_fn fn,
+                                void *udata, int nargs,
+                                dusk_node *const *args) {
+  if (!check_call("call_pure", g, fn, nargs, args))
+    return NULL;
+  dusk__sig s = {.fn = fn, .udata = udata, .nargs = nargs, .args = args};
+  pure_ctx c = {.g = g, .name = name, .sig = &s};
+  dusk_node *n = NULL;
+  if (dusk__pure_get(g, &s, make_call, &c, &n) < 0)
+    dusk__set_error(DUSK_ENOMEM, "call_pure: out of memory");
+  return n;
+}
+
+dusk_node *dusk_call_pure(dusk_graph *g, dusk_fn fn, void *udata, int nargs,
+                          dusk_node *const *args) {
+  return dusk_call_pure_named(g, NULL, fn, udata, nargs, args);
+}
+
+static dusk_node *make_literal(void *ctx) {
+  const pure_ctx *c = ctx;
+  return build_literal("literal_pure", c->g, c->sig->lit);
+}
+
+/*
+** v has the contents of n, a literal found: release v, but not the very
+** pointer n holds. If n holds it without a free function and v has one, v
+** gets a node of its own, so that its free is still called once.
+*/
+static dusk_node *settle_literal(dusk_graph *g, dusk_node *n, dusk_value v) {
+  dusk_value have = dusk__node_value(n);
+  if (v.kind != DUSK_PTR || !v.ptr || v.ptr != have.ptr) {
+    dusk_value_clear(&v);
+    return n;
+  }
+  if (v.free && !have.free)
+    return build_literal("literal_pure", g, v);
+  return n;
+}
+
+dusk_node *dusk_literal_pure(dusk_graph *g, dusk_value v) {
+  if (!check_literal("literal_pure", g, v))
+    return NULL;
+  dusk__sig s = {.lit = v};
+  pure_ctx c = {.g = g, .sig = &s};
+  dusk_node *n = NULL;
+  int found = dusk__pure_get(g, &s, make_literal, &c, &n);
+  if (found < 0) {
+    dusk_value_clear(&v);
+    dusk__set_error(DUSK_ENOMEM, "literal_pure: out of memory");
+    return NULL;
+  }
+  return found ? settle_literal(g, n, v) : n; /* build_literal took v */
 }
 
 void dusk_set_name(dusk_node *n, const char *fmt, ...) {

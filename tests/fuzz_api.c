@@ -8,7 +8,10 @@
 ** call of one of a fixed set of tasks (summing, boxing, failing with a
 ** message, failing with a bare code, computing a nested graph from inside
 ** the task) with arguments picked from the nodes made so far, sometimes a
-** NULL or a node of another graph; name a node with bytes of the input;
+** NULL or a node of another graph; make either of them pure (a pure call
+** made again at once must give the same node, without allocating; a pure
+** node found must be one the model knows, with the same value); name a
+** node with bytes of the input;
 ** compute one node or several; release; take; read errmsg, errcode and the
 ** name; write the DOT of some nodes to /dev/null; and make the allocator
 ** fail (the N-th allocation from now, once or from then on) and stop
@@ -175,7 +178,22 @@ static void add_node(fuzz *f, dusk_node *n, int literal, int fails,
   f->m[f->n++] = (mnode){n, literal, fails, 0, value};
 }
 
-static void op_literal(fuzz *f, int kind) {
+/* A pure node: one the model knows, found again, or a new one. */
+static void add_pure(fuzz *f, dusk_node *n, int literal, int fails,
+                     uint64_t value) {
+  for (int i = 0; n != NULL && i < f->n; i++) {
+    if (f->m[i].node != n)
+      continue;
+    FUZZ_CHECK(f->m[i].literal == literal && f->m[i].fails == fails &&
+                   f->m[i].value == value,
+               "a pure node found for another value: %llu, model %llu",
+               (unsigned long long)value, (unsigned long long)f->m[i].value);
+    return;
+  }
+  add_node(f, n, literal, fails, value);
+}
+
+static void op_literal(fuzz *f, int kind, int pure) {
   int8_t v = (int8_t)byte(f);
   if (f->n == MAXN)
     return;
@@ -183,10 +201,19 @@ static void op_literal(fuzz *f, int kind) {
                    : kind == 1 ? dusk_f64(v + 0.5)
                                : counted(v);
   uint64_t model = get(&val);
-  add_node(f, dusk_literal(f->g, val), 1, 0, model);
+  if (pure)
+    add_pure(f, dusk_literal_pure(f->g, val), 1, 0, model);
+  else
+    add_node(f, dusk_literal(f->g, val), 1, 0, model);
 }
 
-static void op_call(fuzz *f) {
+static dusk_node *call_pure(fuzz *f, int named, dusk_fn fn, int nargs,
+                            dusk_node *const *args) {
+  return named ? dusk_call_pure_named(f->g, "pure%s", fn, NULL, nargs, args)
+               : dusk_call_pure(f->g, fn, NULL, nargs, args);
+}
+
+static void op_call(fuzz *f, int pure) {
   int fn = byte(f) % NFN;
   int shape = byte(f);
   int nargs = shape % 6 == 5 ? MAXARGS : shape % 6;
@@ -207,7 +234,8 @@ static void op_call(fuzz *f) {
   if (nargs > 0 && (bad == 1 || bad == 2)) {
     args[nargs - 1] = bad == 1 ? NULL : f->other;
     size_t size = dusk_graph_size(f->g);
-    dusk_node *n = dusk_call(f->g, k_fns[fn], NULL, nargs, args);
+    dusk_node *n = pure ? call_pure(f, shape & 0x80, k_fns[fn], nargs, args)
+                        : dusk_call(f->g, k_fns[fn], NULL, nargs, args);
     FUZZ_CHECK(n == NULL && dusk_last_error(NULL) == DUSK_EINVAL,
                "a bad argument was not refused");
     FUZZ_CHECK(dusk_graph_size(f->g) == size, "a refused call built a node");
@@ -215,6 +243,14 @@ static void op_call(fuzz *f) {
   }
   if (fn == F_NEST)
     s += 4; /* the nested graph's value */
+  if (pure) {
+    dusk_node *n = call_pure(f, shape & 0x80, k_fns[fn], nargs, args);
+    if (n != NULL) /* found: no allocation, so even under failures */
+      FUZZ_CHECK(call_pure(f, !(shape & 0x80), k_fns[fn], nargs, args) == n,
+                 "a pure call made again gave another node");
+    add_pure(f, n, 0, fails, s);
+    return;
+  }
   dusk_node *n = shape & 0x80 ? dusk_call(f->g, k_fns[fn], NULL, nargs, args)
                               : dusk_call_named(f->g, "fuzz%s", k_fns[fn],
                                                 NULL, nargs, args);
@@ -406,15 +442,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   dusk_graph_set_pool(f.g2, g_pools[0]);
   f.other = dusk_literal(f.g2, counted(99));
   while (more(&f)) {
-    switch (byte(&f) % 16) {
+    int op = byte(&f) % 16;
+    switch (op) {
     case 0:
-    case 1:
-      op_literal(&f, byte(&f) % 3);
+    case 1: /* 1: pure */
+      op_literal(&f, byte(&f) % 3, op == 1);
       break;
     case 2:
     case 3:
-    case 4:
-      op_call(&f);
+    case 4: /* 4: pure */
+      op_call(&f, op == 4);
       break;
     case 5:
       op_name(&f);

@@ -16,7 +16,10 @@
 ** every kind, two of them counted boxes; calls of arity 0, 1, 2, 3 and 10
 ** (more than the inline argument slots), and a fan of 300 boxed calls summed
 ** by one call (several node chunks, a claimed list that grows, dependents
-** in cells); dusk_delayed names and
+** in cells); pure literals (a counted box made twice: one node, the second
+** box released at once) and pure calls (made twice: one node, which must
+** hold once memory is back; one of them on the pure literal); dusk_delayed
+** names and
 ** dusk_set_name; a compute of one target; dusk_compute_many of several
 ** targets, one of them a task that computes a nested graph from inside the
 ** task on the same 1-thread pool; a compute_many with a failing task among
@@ -182,6 +185,13 @@ static int t_box(dusk_task *t, const dusk_value *args, int nargs,
   return 0;
 }
 
+/* t_sum under a name of its own: the pure calls are the first to name it,
+   so building their node allocates. */
+static int t_pure(dusk_task *t, const dusk_value *args, int nargs,
+                  dusk_value *out) {
+  return t_sum(t, args, nargs, out);
+}
+
 /* Writes a counted box, then fails: dusk must release the box. */
 static int t_fail(dusk_task *t, const dusk_value *args, int nargs,
                   dusk_value *out) {
@@ -250,6 +260,8 @@ enum {
   S_LIT_B1, /* box 100                                     */
   S_LIT_B2, /* box 1000                                    */
   S_LIT_N,  /* DUSK_NONE                                   */
+  S_LP1,    /* dusk_literal_pure(box 100)                  */
+  S_LP2,    /* the same again: S_LP1's node                */
   S_C0,     /* t_box()                          = box 1    */
   S_C1,     /* t_sum(LIT_I)                     = 6        */
   S_C2,     /* t_box(C1, LIT_B1)                = box 107  */
@@ -259,6 +271,9 @@ enum {
   S_AFTER,  /* t_sum(BAD, C3)                   not run    */
   S_NEST,   /* t_nest(C2)                       = 129      */
   S_FAN,    /* t_sum of FAN_N t_box(LIT_B1)     = 30301    */
+  S_P1,     /* dusk_delayed_pure(t_pure, LIT_I) = 6        */
+  S_P2,     /* the same again: S_P1's node      = 6        */
+  S_P3,     /* dusk_call_pure(t_box, P2, LP2)   = box 107  */
   S_N
 };
 
@@ -268,7 +283,8 @@ enum { FAN_N = 300 };
 
 static const int64_t k_expect[S_N] = {
     [S_C0] = 1,      [S_C1] = 6,   [S_C2] = 107, [S_C3] = 111,
-    [S_WIDE] = 1233, [S_NEST] = 129, [S_FAN] = 1 + FAN_N * 101};
+    [S_WIDE] = 1233, [S_NEST] = 129, [S_FAN] = 1 + FAN_N * 101,
+    [S_P1] = 6,      [S_P2] = 6,   [S_P3] = 107};
 
 typedef struct scen {
   dusk_pool *pool;
@@ -293,6 +309,18 @@ static dusk_node *box_literal(scen *s, int64_t v) {
   return n;
 }
 
+/* A pure literal of a counted box: refused, or the node of an equal box
+   found, the box must be released at once. */
+static dusk_node *box_literal_pure(scen *s, int64_t v, dusk_node *same) {
+  dusk_value box = tu_box_new(v);
+  tu_box *raw = box.ptr;
+  dusk_node *n = dusk_literal_pure(s->g, box);
+  if (n == NULL || n == same)
+    CHECK(atomic_load(&raw->state) == TU_BOX_DEAD,
+          "a pure literal refused or found kept its value");
+  return n;
+}
+
 static dusk_node *build_slot(scen *s, int k) {
   dusk_graph *g = s->g;
   dusk_node **n = s->n;
@@ -310,6 +338,9 @@ static dusk_node *build_slot(scen *s, int k) {
     none.kind = DUSK_NONE;
     return dusk_literal(g, none);
   }
+  case S_LP1:
+  case S_LP2:
+    return box_literal_pure(s, 100, n[k == S_LP1 ? S_LP2 : S_LP1]);
   case S_C0:
     return dusk_delayed(g, t_box);
   case S_C1:
@@ -344,6 +375,15 @@ static dusk_node *build_slot(scen *s, int k) {
       if (s->fan[i] == NULL)
         return NULL;
     return dusk_call(g, t_sum, NULL, FAN_N, s->fan);
+  case S_P1:
+  case S_P2:
+    return has(s, S_LIT_I, -1, -1) ? dusk_delayed_pure(g, t_pure, n[S_LIT_I])
+                                   : NULL;
+  case S_P3:
+    if (!has(s, S_P2, S_LP2, -1))
+      return NULL;
+    return dusk_call_pure(g, t_box, NULL, 2,
+                          (dusk_node *[]){n[S_P2], n[S_LP2]});
   }
   return NULL;
 }
@@ -367,6 +407,11 @@ static int buildable(const scen *s, int k) {
     return has(s, S_BAD, S_C3, -1);
   case S_FAN:
     return has(s, S_LIT_B1, -1, -1);
+  case S_P1:
+  case S_P2:
+    return has(s, S_LIT_I, -1, -1);
+  case S_P3:
+    return has(s, S_P2, S_LP2, -1);
   default:
     return 1;
   }
@@ -410,6 +455,12 @@ static void build_all(scen *s, int must) {
               before, dusk_graph_size(s->g));
     }
   }
+  /* A pure call or literal made twice is one node, whenever both exist
+     (also when the first was refused and made later). */
+  CHECK(!s->n[S_P1] || !s->n[S_P2] || s->n[S_P1] == s->n[S_P2],
+        "a pure call made twice gave two nodes");
+  CHECK(!s->n[S_LP1] || !s->n[S_LP2] || s->n[S_LP1] == s->n[S_LP2],
+        "a pure literal made twice gave two nodes");
 }
 
 /* The node's name: after a rename, the new one or (no memory) the old. */
@@ -498,10 +549,10 @@ static void computes(scen *s) {
     s->a_ok = rc == DUSK_OK;
   }
   /* Several, one of which computes a nested graph. */
-  static const int many[] = {S_WIDE, S_NEST, S_C2, S_FAN};
-  int k = gather(s, many, 4, nodes, which);
+  static const int many[] = {S_WIDE, S_NEST, S_C2, S_FAN, S_P3};
+  int k = gather(s, many, 5, nodes, which);
   if (k > 0) {
-    step("compute_many wide,nest,c2");
+    step("compute_many wide,nest,c2,fan,p3");
     for (int i = 0; i < k; i++)
       out[i] = dusk_i64(-1);
     int rc = dusk_compute_many(s->g, k, nodes, out);
@@ -667,9 +718,12 @@ static void scenario_recover(scen *s) {
      the name may fall back to "call" (src/api.c dusk_call_named). */
   const char *c3 = dusk_name(s->n[S_C3]);
   CHECK(strcmp(c3, "t_box") == 0 || strcmp(c3, "call") == 0, "name %s", c3);
+  CHECK(s->n[S_P1] == s->n[S_P2] && s->n[S_LP1] == s->n[S_LP2],
+        "pure nodes made twice are two");
 
   step("recover compute");
-  static const int good[] = {S_C3, S_WIDE, S_NEST, S_C2, S_C0, S_C1, S_FAN};
+  static const int good[] = {S_C3, S_WIDE, S_NEST, S_C2, S_C0,
+                             S_C1, S_FAN,  S_P1,   S_P3};
   enum { NGOOD = sizeof good / sizeof good[0] };
   dusk_node *nodes[S_N];
   dusk_value out[S_N];
