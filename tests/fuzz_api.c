@@ -157,6 +157,7 @@ typedef struct mnode {
 typedef struct fuzz {
   const uint8_t *p, *end;
   dusk_graph *g, *g2;
+  dusk_pool *pool;  /* g's */
   dusk_node *other; /* a node of g2 */
   mnode m[MAXN];
   int n;
@@ -403,6 +404,38 @@ static void op_refused(fuzz *f) {
     FUZZ_CHECK(out.kind == DUSK_NONE, "out of a refused compute");
 }
 
+/* Put a node in a resource class ("a", "b") or in none. */
+static void op_resource(fuzz *f) {
+  static const char *const names[3] = {"a", "b", NULL};
+  mnode *a = pick(f);
+  const char *name = names[byte(f) % 3];
+  if (a == NULL)
+    return;
+  int rc = dusk_set_resource(a->node, name);
+  if (a->literal)
+    FUZZ_CHECK(rc == DUSK_EINVAL, "a literal took a class: %d", rc);
+  else
+    FUZZ_CHECK(rc == DUSK_OK || (f->armed && rc == DUSK_ENOMEM),
+               "set_resource: %d", rc);
+  if (rc == DUSK_OK)
+    FUZZ_CHECK(name ? dusk_resource(a->node) != NULL &&
+                          strcmp(dusk_resource(a->node), name) == 0
+                    : dusk_resource(a->node) == NULL,
+               "the class read back is not the one set");
+}
+
+/* A limit (0 to 2) for class "a" or "b" on the graph's pool. */
+static void op_limit(fuzz *f) {
+  int b = byte(f);
+  const char *name = b & 1 ? "a" : "b";
+  int limit = (b >> 1) % 3;
+  int rc = dusk_pool_set_limit(f->pool, name, limit);
+  FUZZ_CHECK(rc == DUSK_OK || (f->armed && rc == DUSK_ENOMEM),
+             "pool_set_limit: %d", rc);
+  if (rc == DUSK_OK)
+    FUZZ_CHECK(dusk_pool_limit(f->pool, name) == limit, "limit read back");
+}
+
 static void op_arm(fuzz *f) {
   int b = byte(f);
   f->armed = 1;
@@ -438,7 +471,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   f.g2 = dusk_graph_new();
   if (!f.g || !f.g2)
     abort();
-  dusk_graph_set_pool(f.g, g_pools[data[0] & 1]);
+  f.pool = g_pools[data[0] & 1];
+  dusk_graph_set_pool(f.g, f.pool);
   dusk_graph_set_pool(f.g2, g_pools[0]);
   f.other = dusk_literal(f.g2, counted(99));
   while (more(&f)) {
@@ -483,6 +517,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     case 15:
       op_disarm(&f);
+      break;
+    case 16:
+      op_resource(&f);
+      break;
+    case 17:
+      op_limit(&f);
       break;
     }
   }
