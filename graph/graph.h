@@ -43,6 +43,7 @@ enum {
   DUSK__ANON = 1u << 7,    /* built by dusk_call(): named "call"                */
   DUSK__CANCELLED = 1u << 5, /* dusk_cancel() was called                       */
   DUSK__SHARED = 1u << 8,  /* a target of more than one compute (compute.c)    */
+  DUSK__COUNTED = 1u << 14, /* its result is in the graph's live count (stats) */
 };
 
 /* A pointer value with a size or a free function, kept out of the node. */
@@ -87,6 +88,18 @@ _Static_assert(sizeof(struct dusk_node) == 64, "a node is one cache line");
 void *dusk__slab_get(void);
 void dusk__slab_put(void *slab);
 
+/*
+** When a task last ran while statistics or a trace were on: its start
+** (CLOCK_MONOTONIC ns; 0: never), how long it took, and the trace's number
+** of the thread that ran it. Written by that thread before the node
+** finishes, so whoever sees the node finished may read it.
+*/
+typedef struct dusk__timing {
+  int64_t start;
+  float seconds;
+  int32_t tid;
+} dusk__timing;
+
 /* The first cache line of a chunk; nodes follow. */
 typedef struct dusk__chunk {
   dusk_graph *graph;
@@ -94,7 +107,10 @@ typedef struct dusk__chunk {
   struct dusk__chunk *next;
   uint32_t used;         /* nodes handed out, for freeing                   */
   uint32_t in_slab;      /* carved from a slab, not allocated alone        */
-  char pad[64 - 32];
+  /* The timings of its nodes, made when the first one is timed (the side
+     table of src/stats.c: nodes have no room for it), or NULL. */
+  _Atomic(dusk__timing *) times;
+  char pad[64 - 40];
 } dusk__chunk;
 
 _Static_assert(sizeof(dusk__chunk) == 64, "a chunk header is one cache line");
@@ -122,6 +138,11 @@ struct dusk_graph {
   struct dusk__err *errors;    /* node -> error record (uthash)             */
   struct dusk__wlist *waiters; /* node -> list of waiters (uthash)         */
   dusk_pool *pool;        /* NULL: the default pool                        */
+  /* Statistics (src/stats.c): the results stored while they were on and
+     not freed since (nodes flagged COUNTED), and the last compute's. */
+  atomic_size_t live, live_bytes;
+  bool has_stats;         /* under lock, with stats                        */
+  dusk_stats stats;
 };
 
 /* The compute that claimed n (or last claimed it). */
@@ -193,5 +214,15 @@ int dusk__node_set_value(dusk_node *n, dusk_value v);
 
 /* Release n's value (calling its free) and make it DUSK_NONE. */
 void dusk__node_clear_value(dusk_node *n);
+
+/* n's result leaves the graph: take it out of the live count, if in it. */
+void dusk__node_uncount(dusk_node *n);
+
+/* The timing of n, or NULL when none of its chunk's nodes was timed. */
+static inline dusk__timing *dusk__node_timing(const dusk_node *n) {
+  dusk__chunk *c = dusk__chunk_of(n);
+  dusk__timing *t = atomic_load_explicit(&c->times, memory_order_acquire);
+  return t ? &t[n - (const dusk_node *)(c + 1)] : NULL;
+}
 
 #endif
