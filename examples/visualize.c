@@ -13,14 +13,21 @@
 **                   add /
 **     3 -> load-3 /
 **
-** After computing it, the program draws it:
+** It computes it with statistics on (dusk_set_stats()) and a trace, prints
+** what the compute did and where its time went, and draws it:
 **
 **   graph.dot         the DOT text (dusk_visualize() with a .dot name, or
 **                     dusk_write_dot() to any FILE *)
 **   graph.svg         drawn by graphviz's `dot`, when it is installed
+**   graph-durations.dot, .svg
+**                     the same, each task labelled with how long it took
+**   trace.json        every task on a track per worker, with arrows along
+**                     the dependencies: open it in https://ui.perfetto.dev
+**                     or chrome://tracing
 **   graph-large.svg   the same shape with 20,000 rows: too large to draw
 **                     node by node, so it is collapsed into one node per
-**                     kind of node ("load ×20000") with their states
+**                     kind of node ("load ×20000") with their states and
+**                     the total and mean time of each kind
 **
 ** Colours: boxes are literals; green is "done" (ran; its result already
 ** freed because nothing needs it any more), dark green "kept" (the result
@@ -92,8 +99,9 @@ static dusk_node *build(dusk_graph *g, int rows) {
 }
 
 /* Draw the graph into path; a missing or failing `dot` is not fatal. */
-static int draw(dusk_graph *g, dusk_node *answer, const char *path) {
-  int rc = dusk_visualize(g, &answer, 1, path);
+static int draw(dusk_graph *g, dusk_node *answer, const char *path,
+                const dusk_dot_options *opt) {
+  int rc = dusk_visualize_opt(g, &answer, 1, path, opt);
   const char *why = NULL;
   dusk_last_error(&why);
   if (rc == DUSK_OK) {
@@ -108,8 +116,20 @@ static int draw(dusk_graph *g, dusk_node *answer, const char *path) {
   return 1;
 }
 
-/* Build, compute and check the row sum of `rows` rows, then draw it. */
-static int run(int rows, const char *const *paths, int npaths) {
+/* Print what the last compute of g did. */
+static void report(dusk_graph *g) {
+  dusk_stats s;
+  if (dusk_graph_stats(g, &s) == DUSK_OK)
+    dusk_stats_print(&s, stdout);
+}
+
+/*
+** Build, compute and check the row sum of `rows` rows, tracing the compute
+** into `trace` (unless NULL), then draw it: paths[i] plain, then
+** timed[i] with durations.
+*/
+static int run(int rows, const char *trace, const char *const *paths,
+               const char *const *timed, int npaths) {
   dusk_graph *g = dusk_graph_new();
   dusk_node *answer = g != NULL ? build(g, rows) : NULL;
   if (answer == NULL) {
@@ -118,8 +138,13 @@ static int run(int rows, const char *const *paths, int npaths) {
     dusk_graph_free(g);
     return 1;
   }
+  if (trace && dusk_trace_start_flags(trace, DUSK_TRACE_FLOWS) != DUSK_OK)
+    printf("did not write %s: %s\n", trace,
+           dusk_strerror(dusk_last_error(NULL)));
   dusk_value v;
   int rc = dusk_compute(g, answer, &v);
+  if (trace && dusk_trace_stop() == DUSK_OK)
+    printf("wrote %s\n", trace);
   if (rc != DUSK_OK) {
     fprintf(stderr, "visualize: %s\n", dusk_errmsg(answer));
     dusk_graph_free(g);
@@ -130,9 +155,13 @@ static int run(int rows, const char *const *paths, int npaths) {
     expect += row_sum(i);
   printf("%d rows, %zu nodes: total %lld (%s)\n", rows, dusk_graph_size(g),
          (long long)v.i64, v.i64 == expect ? "ok" : "WRONG");
+  report(g);
   int failed = v.i64 != expect;
-  for (int i = 0; i < npaths; i++)
-    failed |= draw(g, answer, paths[i]);
+  dusk_dot_options durations = {.durations = 1};
+  for (int i = 0; i < npaths; i++) {
+    failed |= draw(g, answer, paths[i], NULL);
+    failed |= draw(g, answer, timed[i], &durations);
+  }
   dusk_graph_free(g);
   return failed;
 }
@@ -144,8 +173,13 @@ int main(int argc, char **argv) {
     return 2;
   }
   static const char *const small[] = {"graph.dot", "graph.svg"};
+  static const char *const small_timed[] = {"graph-durations.dot",
+                                            "graph-durations.svg"};
   static const char *const large[] = {"graph-large.dot", "graph-large.svg"};
-  int failed = run(rows, small, 2);
-  failed |= run(20000, large, 2);
+  static const char *const large_timed[] = {"graph-large-durations.dot",
+                                            "graph-large-durations.svg"};
+  dusk_set_stats(1, NULL); /* DUSK_STATS=1 would also log each compute */
+  int failed = run(rows, "trace.json", small, small_timed, 2);
+  failed |= run(20000, NULL, large, large_timed, 2);
   return failed ? 1 : 0;
 }

@@ -25,6 +25,11 @@
 ** many groups (each node named "x1", "x2", ...), nodes are grouped by their
 ** function instead. A million nodes collapse to a few kilobytes.
 **
+** Durations. Asked for, a call that ran while statistics or a trace were
+** on shows how long its task took, read from the side table of task
+** timings (graph.h, filled by src/stats.c); a group shows the total and
+** the mean of its members that have one.
+**
 ** Everything that allocates happens before the first byte is written, so a
 ** call that runs out of memory writes nothing.
 */
@@ -99,6 +104,17 @@ static bool is_literal(const dusk_node *n) {
   return atomic_load_explicit(&n->flags, memory_order_relaxed) & DUSK__LITERAL;
 }
 
+/*
+** How long n's task took when it last ran timed, in seconds; negative when
+** it has no duration to show: not a call that ran (state s), or not timed.
+*/
+static double duration_of(const dusk_node *n, int s) {
+  if (s != S_DONE && s != S_KEPT && s != S_FAILED)
+    return -1;
+  const dusk__timing *t = dusk__node_timing(n);
+  return t && t->start ? (double)t->seconds : -1;
+}
+
 /* --------------------------------------------------------------- walk */
 
 typedef struct walk {
@@ -111,6 +127,7 @@ typedef struct walk {
   uint64_t nids;     /* node numbers below this exist                    */
   dusk_fn last_fn;   /* the name of the last function looked up          */
   const char *last_name;
+  bool durations;    /* show how long tasks took                         */
 } walk;
 
 static void walk_free(walk *w) {
@@ -234,6 +251,8 @@ typedef struct group {
   bool target;        /* holds a requested node                          */
   uint64_t count;
   uint64_t states[NSTATES];
+  uint64_t timed;     /* members with a duration, and its total          */
+  double seconds;
 } group;
 
 typedef struct edge {
@@ -378,8 +397,15 @@ static int assign(walk *w, groups *gs, bool by_fn) {
     w->gid[i] = gr->index;
     gr->count++;
     gr->target |= i < w->ntargets;
-    if (!gr->literal)
-      gr->states[state_of(n)]++;
+    if (!gr->literal) {
+      int st = state_of(n);
+      gr->states[st]++;
+      double d = w->durations ? duration_of(n, st) : -1;
+      if (d >= 0) {
+        gr->timed++;
+        gr->seconds += d;
+      }
+    }
   }
   return GROUPED;
 }
@@ -571,6 +597,12 @@ static void put_node(FILE *f, walk *w, const dusk_node *n, bool target,
     int s = state_of(n);
     states[s]++;
     put_str(f, name_of(w, n));
+    double d = w->durations ? duration_of(n, s) : -1;
+    if (d >= 0) {
+      char text[32];
+      dusk__format_seconds(d, text, sizeof text);
+      fprintf(f, "\\n%s", text);
+    }
     fputs("\", tooltip=\"", f);
     const char *why = s == S_FAILED ? dusk_errmsg(n) : NULL;
     if (why) {
@@ -611,7 +643,24 @@ static int group_state(const group *gr) {
   return S_IDLE;
 }
 
-/* "add ×999", and below it the counts of the states when not all idle. */
+/* "total 1.20 s, mean 1.20 ms" of the members that have a duration. */
+static void put_group_durations(FILE *f, const group *gr) {
+  char total[32], mean[32];
+  dusk__format_seconds(gr->seconds, total, sizeof total);
+  dusk__format_seconds(gr->seconds / (double)gr->timed, mean, sizeof mean);
+  if (gr->count == 1)
+    fprintf(f, "\\n%s", total);
+  else if (gr->timed == gr->count)
+    fprintf(f, "\\ntotal %s, mean %s", total, mean);
+  else /* some members were not timed: say of how many */
+    fprintf(f, "\\ntotal %s, mean %s (of %" PRIu64 ")", total, mean,
+            gr->timed);
+}
+
+/*
+** "add ×999", and below it the counts of the states when not all idle, and
+** the durations when asked for.
+*/
 static void put_group_label(FILE *f, const group *gr) {
   put_text(f, gr->label, gr->labellen, MAX_LABEL);
   if (gr->cut)
@@ -628,6 +677,8 @@ static void put_group_label(FILE *f, const group *gr) {
       sep = ", ";
     }
   }
+  if (gr->timed)
+    put_group_durations(f, gr);
 }
 
 static void put_group(FILE *f, const group *gr) {
@@ -714,7 +765,7 @@ int dusk_write_dot(dusk_graph *g, dusk_node *const *nodes, int count,
     return dusk__set_error(DUSK_EINVAL, "write_dot: out is NULL");
   dusk_dot_options o = opt ? *opt : (dusk_dot_options){0};
   size_t threshold = o.threshold ? o.threshold : DUSK_DOT_THRESHOLD;
-  walk w = {.g = g};
+  walk w = {.g = g, .durations = o.durations != 0};
   groups gs = {0};
   bool collapsed = false;
   if (walk_run(&w, nodes, count) != 0) {

@@ -127,6 +127,7 @@ static int new_chunk(dusk_graph *g) {
   }
   c->graph = g;
   c->used = 0;
+  atomic_init(&c->times, NULL); /* a slab's chunk may hold an old one's */
   c->first_id = g->next_id;
   g->next_id += DUSK__CHUNK_NODES;
   c->next = g->chunks;
@@ -248,8 +249,31 @@ int dusk__node_set_value(dusk_node *n, dusk_value v) {
   return 0;
 }
 
+/*
+** The live count (statistics): a result stored while statistics were on is
+** flagged COUNTED and counted in its graph (src/stats.c); whatever takes it
+** out of the graph, freed or moved out, takes it out of the count, so the
+** count stays exact however statistics are switched meanwhile.
+*/
+void dusk__node_uncount(dusk_node *n) {
+  if (!(atomic_load_explicit(&n->flags, memory_order_relaxed) &
+        DUSK__COUNTED) ||
+      !(atomic_fetch_and_explicit(&n->flags, (uint16_t)~DUSK__COUNTED,
+                                  memory_order_relaxed) &
+        DUSK__COUNTED))
+    return;
+  dusk_graph *g = dusk__graph_of(n);
+  atomic_fetch_sub_explicit(&g->live, 1, memory_order_relaxed);
+  size_t bytes = dusk__node_value(n).size;
+  if (bytes)
+    atomic_fetch_sub_explicit(&g->live_bytes, bytes, memory_order_relaxed);
+}
+
 void dusk__node_clear_value(dusk_node *n) {
-  if (atomic_load_explicit(&n->flags, memory_order_relaxed) & DUSK__BOXED) {
+  uint16_t flags = atomic_load_explicit(&n->flags, memory_order_relaxed);
+  if (flags & DUSK__COUNTED)
+    dusk__node_uncount(n);
+  if (flags & DUSK__BOXED) {
     dusk__box *b = n->val.ptr;
     if (b->free && b->ptr)
       b->free(b->ptr);
@@ -367,6 +391,7 @@ void dusk__graph_destroy(dusk_graph *g) {
      a slab's first chunk comes after all its others: give it back then. */
   for (dusk__chunk *c = g->chunks, *next; c; c = next) {
     next = c->next;
+    dusk__free(atomic_load_explicit(&c->times, memory_order_relaxed));
     if (!c->in_slab)
       dusk__free(c);
     else if (((uintptr_t)c & (DUSK__SLAB_SIZE - 1)) == 0)

@@ -51,6 +51,7 @@ enum {
   DUSK__LIMITED = 1u << 11, /* tagged with a resource class (resource.c)    */
   DUSK__GIVEN_UP = 1u << 9, /* not run: its compute stopped for a node that
                                another compute gave up (compute.c)            */
+  DUSK__COUNTED = 1u << 14, /* its result is in the graph's live count (stats) */
 };
 
 /* A pointer value with a size or a free function, kept out of the node. */
@@ -95,6 +96,18 @@ _Static_assert(sizeof(struct dusk_node) == 64, "a node is one cache line");
 void *dusk__slab_get(void);
 void dusk__slab_put(void *slab);
 
+/*
+** When a task last ran while statistics or a trace were on: its start
+** (CLOCK_MONOTONIC ns; 0: never), how long it took, and the trace's number
+** of the thread that ran it. Written by that thread before the node
+** finishes, so whoever sees the node finished may read it.
+*/
+typedef struct dusk__timing {
+  int64_t start;
+  float seconds;
+  int32_t tid;
+} dusk__timing;
+
 /* The first cache line of a chunk; nodes follow. */
 typedef struct dusk__chunk {
   dusk_graph *graph;
@@ -102,7 +115,10 @@ typedef struct dusk__chunk {
   struct dusk__chunk *next;
   uint32_t used;         /* nodes handed out, for freeing                   */
   uint32_t in_slab;      /* carved from a slab, not allocated alone        */
-  char pad[64 - 32];
+  /* The timings of its nodes, made when the first one is timed (the side
+     table of src/stats.c: nodes have no room for it), or NULL. */
+  _Atomic(dusk__timing *) times;
+  char pad[64 - 40];
 } dusk__chunk;
 
 _Static_assert(sizeof(dusk__chunk) == 64, "a chunk header is one cache line");
@@ -134,6 +150,11 @@ struct dusk_graph {
   dusk_pool *pool;        /* NULL: the default pool                        */
   pthread_mutex_t pure_lock;  /* guards pure; taken before lock            */
   struct dusk__pure *pure;    /* pure calls and literals (graph/pure.c)    */
+  /* Statistics (src/stats.c): the results stored while they were on and
+     not freed since (nodes flagged COUNTED), and the last compute's. */
+  atomic_size_t live, live_bytes;
+  bool has_stats;         /* under lock, with stats                        */
+  dusk_stats stats;
 };
 
 /* The compute that claimed n (or last claimed it). */
@@ -248,5 +269,14 @@ void dusk__pure_destroy(dusk_graph *g);
 */
 int dusk__pure_get(dusk_graph *g, const dusk__sig *s, dusk__pure_make make,
                    void *ctx, dusk_node **out);
+/* n's result leaves the graph: take it out of the live count, if in it. */
+void dusk__node_uncount(dusk_node *n);
+
+/* The timing of n, or NULL when none of its chunk's nodes was timed. */
+static inline dusk__timing *dusk__node_timing(const dusk_node *n) {
+  dusk__chunk *c = dusk__chunk_of(n);
+  dusk__timing *t = atomic_load_explicit(&c->times, memory_order_acquire);
+  return t ? &t[n - (const dusk_node *)(c + 1)] : NULL;
+}
 
 #endif

@@ -577,6 +577,93 @@ DUSK_API void dusk_set_progress(int on, dusk_progress_fn fn, void *udata);
 DUSK_API int dusk_trace_start(const char *path);
 DUSK_API int dusk_trace_stop(void);
 
+/*
+** dusk_trace_start() with flags. DUSK_TRACE_FLOWS adds an arrow for each
+** dependency between two tasks of the trace (Chrome flow events, "ph" "s"
+** and "f", bound to the two tasks' events): from the event of the task that
+** made an argument to the event of the task that read it. DUSK_TRACE_FLOWS=1
+** in the environment adds the arrows to every trace. Returns as
+** dusk_trace_start(), and DUSK_EINVAL for an unknown flag.
+*/
+#define DUSK_TRACE_FLOWS 1u
+DUSK_API int dusk_trace_start_flags(const char *path, unsigned flags);
+
+/* ---- statistics ---- */
+
+/*
+** What one compute did and where its time went (dask's Profiler in brief).
+**
+** The counts are of the calls this compute ran itself: `nodes` it had to
+** run (nodes already computed, or run by another compute, are not its
+** own), of which `tasks` ran (a task that failed, or could not start for
+** want of memory, counts), `failed` failed, and `not_run` did not run
+** (stopped by a failure, or cancelled).
+**
+** steals and parks are the pool's during the compute: how many tasks
+** workers took from one another, and how many times a worker found nothing
+** to do and went to sleep. Computes running alongside on the same pool
+** are counted together.
+**
+** peak_live is the most results of tasks the graph held at once while the
+** compute ran, sampled each time one of its tasks stored its result; it
+** counts the compute's intermediates and targets, and also results kept
+** from earlier computes and those of computes running alongside on the
+** same graph. peak_bytes is the same for the bytes of results whose size is
+** known (dusk_ptr() with a size); other results count 0 bytes. Only results
+** stored while statistics were on are counted.
+**
+** Times, in seconds: wall_s from the call to its return; prepare_s finding
+** and wiring what the targets need, before the first task is queued;
+** run_s from then until the last target finished; settle_s from then until
+** the call returned (waking the caller, keeping the results).
+*/
+typedef struct dusk_stats {
+  uint64_t nodes, tasks, failed, not_run;
+  uint64_t steals, parks;
+  size_t peak_live, peak_bytes;
+  double wall_s, prepare_s, run_s, settle_s;
+  int threads; /* the pool's workers */
+  int code;    /* what the compute returned (DUSK_OK, DUSK_ETASK, ...) */
+} dusk_stats;
+
+/*
+** Collect statistics of every compute from now on (on non-zero), or stop
+** (on 0). With log, a line per compute (dusk_stats_print()) is written to
+** it as the compute ends, from the thread that ends it. DUSK_STATS=1 in the
+** environment turns them on, logging to stderr, when the first pool
+** starts. Also records how long each task takes, for dusk_dot_options'
+** durations. Off, they cost nothing measurable; on, a few atomic counts
+** and two clock reads per task. A compute that is running when they are
+** switched has partial statistics. Any thread.
+*/
+DUSK_API void dusk_set_stats(int on, FILE *log);
+
+/*
+** The statistics of g's last compute: the last one to end, among those
+** that had at least one node of their own to run and started while
+** statistics were on. Waiting for a node that another compute runs
+** (dusk_wait(), or computing it again while it runs) or that is done runs
+** nothing of its own and leaves them as they were; so does a compute that
+** could not start (bad arguments, no memory while setting up). A started
+** compute (dusk_start(), dusk_submit(): one per call) ends when its last
+** node finishes, recorded by the worker that finished it just after the
+** node's waiters were woken: a thread that waited for that node may find
+** them there a moment later. A task's nested compute on g is one of them,
+** and ends before the task's own compute.
+** Returns DUSK_OK; DUSK_EINVAL (NULL g or out); DUSK_ENORESULT (no such
+** compute yet: *out is zeroed). Any thread.
+*/
+DUSK_API int dusk_graph_stats(dusk_graph *g, dusk_stats *out);
+
+/*
+** Write s as one line to f: "dusk stats: 1001 tasks run, 0 failed, 0 not
+** run | wall 12.3 ms (prepare 0.41 ms, run 11.7 ms, settle 42.0 us) | 2
+** threads, 3 steals, 2 parks | peak 1000 results, 7.81 MiB", and when the
+** compute failed, " | " and dusk_strerror() of its code.
+** Returns DUSK_OK, DUSK_EINVAL (NULL s or f), DUSK_EIO (writing failed).
+*/
+DUSK_API int dusk_stats_print(const dusk_stats *s, FILE *f);
+
 /* ---- seeing the graph ---- */
 
 /*
@@ -602,6 +689,11 @@ DUSK_API int dusk_trace_stop(void);
 **
 ** threshold: DUSK_DOT_AUTO collapses a picture of more than this many
 ** nodes; 0: DUSK_DOT_THRESHOLD.
+**
+** durations: label each call with how long its task took when it last ran
+** while statistics (dusk_set_stats()) or a trace were on ("load-3" over
+** "1.24 ms"); a collapsed group shows the total and the mean of its
+** members that have one. Calls without one are drawn as usual.
 */
 typedef enum dusk_dot_rankdir {
   DUSK_DOT_LR,
@@ -622,6 +714,7 @@ typedef struct dusk_dot_options {
   dusk_dot_rankdir rankdir;
   dusk_dot_view view;
   size_t threshold;
+  int durations; /* non-zero: show how long tasks took (see below) */
 } dusk_dot_options;
 
 /*

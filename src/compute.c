@@ -196,6 +196,7 @@ static void run_put(dusk__run *r);
 static void finish_run(dusk__run *r) {
   dusk__pool *pool = r->pool;
   bool helper = r->helper;
+  dusk__stats_done(r);
   pthread_mutex_lock(&r->lock);
   atomic_store(&r->done, 1);
   bool async = r->async;
@@ -204,6 +205,7 @@ static void finish_run(dusk__run *r) {
   pthread_mutex_unlock(&r->lock); /* r may be gone from here on */
   if (async) {
     settle_async(r);
+    dusk__stats_end(r, atomic_load(&r->failed));
     run_put(r);
   } else if (helper) {
     dusk__pool_notify(pool);
@@ -385,9 +387,11 @@ static bool defer_count(dusk_node *d, bool in_pool) {
 static dusk_node *finish(dusk_node *n, int state, int ndeps, bool in_pool) {
   dusk__run *r = dusk__run_of(n);
   bool failed = state == DUSK__FAILED;
-  if (atomic_load_explicit(&dusk__diag, memory_order_relaxed) &
-      DUSK__DIAG_PROGRESS)
+  int diag = atomic_load_explicit(&dusk__diag, memory_order_relaxed);
+  if (diag & DUSK__DIAG_PROGRESS)
     atomic_fetch_add_explicit(&r->ndone, 1, memory_order_relaxed);
+  if (diag & DUSK__DIAG_STATS)
+    dusk__stats_finish(n, state);
   /* The readers in this compute: added before the result is published, so
      that another compute never sees DONE with no ref on it. */
   if (ndeps)
@@ -578,12 +582,12 @@ static dusk_node *run_task(dusk_node *n) {
     argv[i] = dusk__node_value(args[i]);
   dusk_task t = {n, r->g, NULL};
   dusk_value out = {.kind = DUSK_NONE};
-  bool traced = atomic_load_explicit(&dusk__diag, memory_order_relaxed) &
-                DUSK__DIAG_TRACE;
-  int64_t began = traced ? dusk__now() : 0;
+  int timed = atomic_load_explicit(&dusk__diag, memory_order_relaxed) &
+              (DUSK__DIAG_TRACE | DUSK__DIAG_STATS);
+  int64_t began = timed ? dusk__now() : 0;
   int rc = n->fn(&t, argv, n->nargs, &out);
-  if (traced)
-    dusk__trace_task(n, dusk__pool_worker(r->pool) + 1, began);
+  if (timed)
+    dusk__diag_task(n, timed, dusk__pool_worker(r->pool) + 1, began);
   if (argv != local)
     args_put(owner);
   release_args(n);
@@ -1377,6 +1381,7 @@ static int compute_once(dusk_graph *g, int n, dusk_node *const *nodes,
   dusk__run *r = run_get(g);
   if (!r)
     return dusk__set_error(DUSK_ENOMEM, "compute: out of memory");
+  dusk__stats_begin(r);
   r->no_retry = mode & DUSK__NO_RETRY;
   rc = link_targets(r, n, nodes);
   if (!rc)
@@ -1394,11 +1399,13 @@ static int compute_once(dusk_graph *g, int n, dusk_node *const *nodes,
   gather_ready(r);
   r->batch.done = r->cap > KEEP_ENTRIES ? give_back_order : NULL;
   r->async = async; /* before the bias goes: the last finisher reads it */
+  dusk__stats_ready(r);
   dusk__pool_push_batch(r->pool, &r->batch, (void *const *)r->order,
                         r->nready);
   if (atomic_fetch_sub(&r->targets_left, 1) == 1) {
     if (async) { /* all done already: settle here */
       settle_async(r);
+      dusk__stats_end(r, atomic_load(&r->failed));
       run_put(r);
       return DUSK_OK;
     }
@@ -1411,6 +1418,7 @@ static int compute_once(dusk_graph *g, int n, dusk_node *const *nodes,
     dusk__progress(r->ntotal, r->ntotal, r->start, true);
   rc = settle(r, n, nodes, outs);
   *again = rc && atomic_load_explicit(&r->again, memory_order_relaxed);
+  dusk__stats_end(r, rc);
   run_put(r);
   return rc;
 }
@@ -1498,6 +1506,7 @@ int dusk_take(dusk_node *n, dusk_value *out) {
     return dusk__set_error(DUSK_EBUSY, "take: a running compute still "
                                        "reads the result");
   }
+  dusk__node_uncount(n);
   *out = dusk__node_value(n);
   if (node_flags(n) & DUSK__BOXED) {
     dusk__free(n->val.ptr);

@@ -21,6 +21,27 @@ enum { DUSK__FAIL_OWN, DUSK__FAIL_UPSTREAM, DUSK__FAIL_STOPPED,
                                be counted down by its arguments */ };
 
 /*
+** Statistics of one compute (src/stats.c), kept while they are on. Workers
+** count into a slot of their own (worker w into slot (w + 1) % SLOTS, so a
+** slot is shared only in pools of more than SLOTS - 1 workers), summed when
+** the compute ends. A slot fills a cache line (padded rather than aligned:
+** the compute record comes from malloc), so workers do not share lines.
+*/
+enum { DUSK__STAT_SLOTS = 16 };
+typedef struct dusk__stat_slot {
+  atomic_ullong tasks, failed;
+  atomic_size_t peak_live, peak_bytes;
+  char pad[64 - 2 * sizeof(atomic_ullong) - 2 * sizeof(atomic_size_t)];
+} dusk__stat_slot;
+
+typedef struct dusk__run_stats {
+  bool on;                   /* they were on when the compute started     */
+  int64_t t0, t_ready, t_done; /* started, first task queued, last done   */
+  dusk__pool_stats pool;     /* the pool's counters when it started      */
+  dusk__stat_slot slot[DUSK__STAT_SLOTS];
+} dusk__run_stats;
+
+/*
 ** One compute: the nodes it claimed, how many targets are still to finish,
 ** whether it failed, and how its caller waits.
 */
@@ -49,6 +70,7 @@ typedef struct dusk__run {
   struct dusk__cells *cells_cur;
   struct dusk__link *log;     /* links to nodes of no one or of others   */
   size_t nlog, logcap;
+  dusk__run_stats stats;
 } dusk__run;
 
 /* Set the thread's last error (printf-style); returns code. */
@@ -86,12 +108,28 @@ int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
 int dusk__on_done(dusk_node *n, dusk_done_fn cb, void *udata);
 
 /* Diagnostics (src/diag.c): which are on, read once per task. */
-enum { DUSK__DIAG_PROGRESS = 1, DUSK__DIAG_TRACE = 2 };
+enum { DUSK__DIAG_PROGRESS = 1, DUSK__DIAG_TRACE = 2, DUSK__DIAG_STATS = 4 };
 extern atomic_int dusk__diag;
 int64_t dusk__now(void); /* CLOCK_MONOTONIC, ns */
-void dusk__diag_init(void); /* DUSK_PROGRESS, DUSK_TRACE; once */
+void dusk__diag_init(void); /* DUSK_PROGRESS, DUSK_TRACE, DUSK_STATS; once */
 void dusk__progress(size_t done, size_t total, int64_t start, bool last);
-void dusk__trace_task(const dusk_node *n, int tid, int64_t start);
+
+/* n's task ran on trace thread tid from start to now, with these diag bits
+   (TRACE, STATS) on: record its timing, trace it. */
+void dusk__diag_task(dusk_node *n, int diag, int tid, int64_t start);
+void dusk__trace_task(const dusk_node *n, int tid, int64_t start, int64_t end);
+
+/* Statistics (src/stats.c), each a no-op for a compute started without. */
+void dusk__stats_init(void);                       /* DUSK_STATS; once   */
+void dusk__stats_begin(dusk__run *r);              /* set up             */
+void dusk__stats_ready(dusk__run *r);              /* first task queued  */
+void dusk__stats_done(dusk__run *r);               /* last target done   */
+void dusk__stats_end(dusk__run *r, int code);      /* before run_put     */
+void dusk__stats_finish(dusk_node *n, int state);  /* statistics are on  */
+void dusk__stats_time(dusk_node *n, int tid, int64_t start, int64_t end);
+
+/* "1.24 ms", "42.0 us", "812 ns", "3.10 s": three figures and a unit. */
+void dusk__format_seconds(double s, char *buf, size_t size);
 
 /* Run one node and whatever becomes ready that it can run next. */
 void dusk__exec(void *item);

@@ -19,12 +19,14 @@
 ** in cells); pure literals (a counted box made twice: one node, the second
 ** box released at once) and pure calls (made twice: one node, which must
 ** hold once memory is back; one of them on the pure literal); dusk_delayed
-** names and
-** dusk_set_name; a compute of one target; dusk_compute_many of several
+** names and dusk_set_name; statistics on for the whole scenario (every task
+** timed into the per-chunk tables, every compute counted, read back with
+** dusk_graph_stats); a compute of one target; dusk_compute_many of several
 ** targets, one of them a task that computes a nested graph from inside the
 ** task on the same 1-thread pool; a compute_many with a failing task among
 ** its needs; dusk_errmsg/dusk_errcode of the failed and the not-run nodes;
-** dusk_take and dusk_release; dusk_write_dot into a tmpfile; then a second
+** dusk_take and dusk_release; dusk_write_dot with durations into a
+** tmpfile; then a second
 ** pool and graph made, computed and freed while failures go on. Then
 ** (scenario_recover) failures are turned off and the first graph is
 ** completed, computed, checked, drawn and freed.
@@ -505,6 +507,25 @@ static void check_result(int rc, int want_fail, const dusk_value *out,
   }
 }
 
+/*
+** The statistics of the last compute that ran something (this one may
+** have failed for memory before it could, or found its results kept):
+** present once one has, and consistent.
+*/
+static void check_stats(dusk_graph *g) {
+  dusk_stats st;
+  int src = dusk_graph_stats(g, &st);
+  CHECK(src == DUSK_OK || src == DUSK_ENORESULT, "graph_stats: %d", src);
+  if (src != DUSK_OK)
+    return;
+  CHECK(st.tasks + st.not_run == st.nodes && st.failed <= st.tasks,
+        "%llu tasks + %llu not run != %llu nodes",
+        (unsigned long long)st.tasks, (unsigned long long)st.not_run,
+        (unsigned long long)st.nodes);
+  CHECK(st.nodes > 0 && st.wall_s > 0, "%llu nodes in %g s",
+        (unsigned long long)st.nodes, st.wall_s);
+}
+
 /* Every node that failed has a message, and only those. */
 static void check_messages(scen *s) {
   step("errmsg");
@@ -547,6 +568,7 @@ static void computes(scen *s) {
     int rc = dusk_compute(s->g, s->n[S_C3], &out[0]);
     check_result(rc, 0, &out[0], S_C3);
     s->a_ok = rc == DUSK_OK;
+    check_stats(s->g);
   }
   /* Several, one of which computes a nested graph. */
   static const int many[] = {S_WIDE, S_NEST, S_C2, S_FAN, S_P3};
@@ -569,6 +591,7 @@ static void computes(scen *s) {
     int rc = dusk_compute_many(s->g, k, nodes, out);
     for (int i = 0; i < k; i++)
       check_result(rc, s->n[S_AFTER] != NULL, &out[i], which[i]);
+    check_stats(s->g);
   }
   check_messages(s);
   /* Take and release. */
@@ -608,7 +631,8 @@ static void draw(scen *s, int must) {
   step("write_dot");
   FILE *f = tmpfile();
   CHECK(f != NULL, "tmpfile");
-  int rc = dusk_write_dot(s->g, nodes, k, f, NULL);
+  dusk_dot_options o = {.durations = 1};
+  int rc = dusk_write_dot(s->g, nodes, k, f, &o);
   long size = ftell(f);
   fclose(f);
   if (must)
@@ -675,6 +699,7 @@ static void second_graph(void) {
 /* Everything, with failures on (the caller armed the hook). */
 static void scenario_fail(scen *s) {
   memset(s, 0, sizeof *s);
+  dusk_set_stats(1, NULL);
   step("pool_new");
   s->pool = dusk_pool_new(1);
   if (s->pool == NULL)
@@ -763,6 +788,14 @@ static void scenario_recover(scen *s) {
   dusk_value_clear(&v);
   CHECK(dusk_take(s->n[S_C3], &v) == DUSK_ENORESULT, "second take");
   draw(s, 1);
+
+  step("recover stats");
+  dusk_stats st;
+  CHECK(dusk_graph_stats(s->g, &st) == DUSK_OK, "graph_stats: %d",
+        dusk_last_error(NULL));
+  CHECK(st.code == DUSK_ETASK && st.failed == 1, "the last compute: code %d, "
+        "%llu failed", st.code, (unsigned long long)st.failed);
+  dusk_set_stats(0, NULL);
 
   step("recover free");
   dusk_graph_free(s->g);

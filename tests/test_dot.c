@@ -6,8 +6,9 @@
 ** the states after a compute that failed (states), large pictures collapse
 ** into groups (collapse), a million nodes collapse into a small DOT that
 ** graphviz draws at once (large), files are written and `dot` is run, or a
-** clear error is given (visualize), and bad arguments or no memory are
-** refused (errors).
+** clear error is given (visualize), calls that ran timed carry how long
+** they took and groups their total and mean (durations), and bad arguments
+** or no memory are refused (errors).
 **
 ** Validity is judged by graphviz itself: the DOT is parsed with
 ** `dot -Tcanon` and must give no warning, and names are read back from the
@@ -233,19 +234,9 @@ static const char *attr(const char *line, const char *name) {
 
 static dusk_pool *pool;
 
-static dusk_graph *new_graph(void) {
-  pool = dusk_pool_new(2);
-  ck_assert_ptr_nonnull(pool);
-  dusk_graph *g = dusk_graph_new();
-  dusk_graph_set_pool(g, pool);
-  return g;
-}
+static dusk_graph *new_graph(void) { return tu_graph_with_pool(2, &pool); }
 
-static void free_graph(dusk_graph *g) {
-  dusk_graph_free(g);
-  dusk_pool_free(pool);
-  pool = NULL;
-}
+static void free_graph(dusk_graph *g) { tu_graph_with_pool_free(g, &pool); }
 
 /*
 ** The row-sum shape: `rows` literals, a "load-i" per row, a tree of "add",
@@ -784,6 +775,110 @@ START_TEST(test_visualize_missing_or_failing_dot) {
 }
 END_TEST
 
+/* ========================================================== durations */
+
+/* Busy for at least 2 ms of the monotonic clock. */
+static int slow(dusk_task *t, const dusk_value *a, int n, dusk_value *out) {
+  double end = tu_now_ms() + 2;
+  while (tu_now_ms() < end)
+    ;
+  return inc(t, a, n, out);
+}
+
+/* The seconds shown under a label ("load-3\n1.24 ms"), or -1 if none. */
+static double shown_seconds(const char *label) {
+  const char *nl = strstr(label, "\\n");
+  if (nl == NULL)
+    return -1;
+  char *end = NULL;
+  double x = strtod(nl + 2, &end);
+  static const struct {
+    const char *unit;
+    double scale;
+  } units[] = {{" ns", 1e-9}, {" us", 1e-6}, {" ms", 1e-3}, {" s", 1}};
+  for (size_t i = 0; end != nl + 2 && i < 4; i++)
+    if (strcmp(end, units[i].unit) == 0)
+      return x * units[i].scale;
+  return -1;
+}
+
+START_TEST(test_durations_on_the_calls_that_ran) {
+  dusk_graph *g = new_graph();
+  dusk_set_stats(1, NULL);
+  dusk_node *x = dusk_literal(g, dusk_i64(1));
+  dusk_node *s = dusk_delayed(g, slow, x);
+  dusk_node *bad = dusk_delayed(g, boom, s);
+  dusk_node *after = dusk_delayed(g, inc, bad);
+  dusk_node *idle = dusk_delayed(g, inc, x);
+  ck_assert_int_eq(dusk_compute(g, after, NULL), DUSK_ETASK);
+  dusk_set_stats(0, NULL);
+  dusk_node *all[] = {after, idle};
+  dusk_dot_options o = {.durations = 1};
+  char *dot = dot_of(g, all, 2, &o, NULL);
+  /* The slow call shows at least its 2 ms; the failed one ran too. */
+  double secs = shown_seconds(attr(line_of(dot, s), "label"));
+  ck_assert_msg(secs >= 0.002 && secs < 60, "%s",
+                attr(line_of(dot, s), "label"));
+  ck_assert(tu_has(attr(line_of(dot, s), "label"), "slow\\n"));
+  ck_assert(shown_seconds(attr(line_of(dot, bad), "label")) >= 0);
+  /* Not run, never run, literals: no duration. */
+  ck_assert_str_eq(attr(line_of(dot, after), "label"), "inc");
+  ck_assert_str_eq(attr(line_of(dot, idle), "label"), "inc");
+  ck_assert_str_eq(attr(line_of(dot, x), "label"), "1");
+  if (have_dot()) {
+    ck_assert(dot_accepts(dot, "-Tcanon", NULL));
+    char *dir = make_dir();
+    char svg[128];
+    snprintf(svg, sizeof svg, "%s/d.svg", dir);
+    ck_assert(dot_accepts(dot, "-Tsvg", svg));
+    char *text = slurp(svg, NULL);
+    ck_assert(tu_has(text, ">slow</text>"));
+    ck_assert(tu_has(text, " ms</text>"));
+    free(text);
+    clean_dir(dir);
+  }
+  free(dot);
+  /* Not asked for: the same picture as before. */
+  dot = dot_of(g, all, 2, NULL, NULL);
+  ck_assert_str_eq(attr(line_of(dot, s), "label"), "slow");
+  free(dot);
+  free_graph(g);
+}
+END_TEST
+
+START_TEST(test_durations_from_a_trace_and_in_groups) {
+  dusk_graph *g = new_graph();
+  dusk_node *total = row_sum(g, 100);
+  char *dir = make_dir();
+  char path[128];
+  snprintf(path, sizeof path, "%s/t.json", dir);
+  ck_assert_int_eq(dusk_trace_start(path), DUSK_OK); /* a trace times too */
+  ck_assert_int_eq(dusk_compute(g, total, NULL), DUSK_OK);
+  ck_assert_int_eq(dusk_trace_stop(), DUSK_OK);
+  dusk_dot_options o = {.view = DUSK_DOT_COLLAPSED, .durations = 1};
+  char *dot = dot_of(g, &total, 1, &o, NULL);
+  ck_assert(tu_has(dot, "label=\"load \xc3\x97" "100\\n100 done\\ntotal "));
+  ck_assert(tu_has(dot, "label=\"add \xc3\x97" "99\\n99 done\\ntotal "));
+  ck_assert_int_eq(occurrences(dot, ", mean "), 2);
+  /* One member: its own duration, no total. */
+  const char *at = strstr(dot, "label=\"total\\n1 kept\\n");
+  ck_assert_ptr_nonnull(at);
+  ck_assert(!tu_has(dot, "literal \xc3\x97" "100\\n"));
+  if (have_dot())
+    ck_assert(dot_accepts(dot, "-Tcanon", NULL));
+  free(dot);
+  /* A group of which some ran timed says of how many. */
+  dusk_release(total);
+  dusk_node *more = dusk_delayed(g, add, total, dusk_delayed(g, add));
+  ck_assert_int_eq(dusk_compute(g, more, NULL), DUSK_OK); /* untimed */
+  dot = dot_of(g, &more, 1, &o, NULL);
+  ck_assert_msg(tu_has(dot, "(of 99)"), "%s", dot);
+  free(dot);
+  clean_dir(dir);
+  free_graph(g);
+}
+END_TEST
+
 /* ============================================================= errors */
 
 static void expect_einval(int rc, const char *prefix, const char *about) {
@@ -918,6 +1013,10 @@ int main(void) {
   tc = tcase_create("visualize");
   tcase_add_test(tc, test_visualize_writes_dot_and_renders);
   tcase_add_test(tc, test_visualize_missing_or_failing_dot);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("durations");
+  tcase_add_test(tc, test_durations_on_the_calls_that_ran);
+  tcase_add_test(tc, test_durations_from_a_trace_and_in_groups);
   suite_add_tcase(s, tc);
   tc = tcase_create("errors");
   tcase_add_test(tc, test_errors_bad_arguments_write_nothing);

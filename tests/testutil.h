@@ -296,6 +296,29 @@ static inline int64_t tu_sum1(const dusk_value *args, int nargs) {
 static inline int tu_ldi(atomic_int *a) { return atomic_load(a); }
 static inline long tu_ldl(atomic_long *a) { return atomic_load(a); }
 
+/* ---------------------------------------------------------- graphs */
+
+/* A graph on a new pool of `threads` workers (*pool); aborts if either
+   cannot be made (Check reports the signal). */
+static inline dusk_graph *tu_graph_with_pool(int threads, dusk_pool **pool) {
+  *pool = dusk_pool_new(threads);
+  dusk_graph *g = *pool != NULL ? dusk_graph_new() : NULL;
+  if (g == NULL) {
+    fprintf(stderr, "tu_graph_with_pool: %s\n",
+            dusk_strerror(dusk_last_error(NULL)));
+    abort();
+  }
+  dusk_graph_set_pool(g, *pool);
+  return g;
+}
+
+/* Free what tu_graph_with_pool() made. */
+static inline void tu_graph_with_pool_free(dusk_graph *g, dusk_pool **pool) {
+  dusk_graph_free(g);
+  dusk_pool_free(*pool);
+  *pool = NULL;
+}
+
 /* ------------------------------------------------------------ text */
 
 /* Does s (maybe NULL) contain sub? */
