@@ -10,7 +10,9 @@
 ** argument, as dask.delayed(f)(i) would have it, one more node per leaf.
 ** Each run makes a graph on a pool of THREADS workers made once per process
 ** (outside the timing), builds, computes the last node, reads its answer
-** and frees the graph; the timing covers all of that.
+** and frees the graph; the timing covers all of that. With --phases
+** (printed as dusk-phases) statistics are on, and the result line splits
+** the compute into dusk's own phases: prepare, run, settle.
 */
 #include "dusk.h"
 #include "harness.h"
@@ -22,6 +24,8 @@
 static dusk_pool *pool;
 
 static int setup(const bench_case *c) {
+  if (c->variant == 2) /* --phases: the compute's own phase times */
+    dusk_set_stats(1, NULL);
   pool = dusk_pool_new(c->threads);
   if (!pool)
     bench_die("dusk_pool_new(%d): %s", c->threads,
@@ -133,6 +137,9 @@ static int64_t compute_free(dusk_graph *g, dusk_node *root) {
     bench_die("dusk_compute: the result is not an int64 (kind %d)", v.kind);
   int64_t answer = v.i64;
   bench_lap(BENCH_LAP_RAN);
+  dusk_stats st;
+  if (dusk_graph_stats(g, &st) == DUSK_OK)
+    bench_lap_split(st.prepare_s * 1e9, st.run_s * 1e9, st.settle_s * 1e9);
   dusk_graph_free(g);
   return answer;
 }
@@ -145,7 +152,7 @@ static int64_t compute_free(dusk_graph *g, dusk_node *root) {
 */
 static dusk_node *indexed(dusk_graph *g, const bench_case *c, dusk_fn fn,
                           int64_t i) {
-  if (!c->variant)
+  if (c->variant != 1)
     return must(dusk_call(g, fn, as_udata(i), 0, NULL));
   dusk_node *arg = must(dusk_literal(g, dusk_i64(i)));
   return must(dusk_call(g, fn, NULL, 1, &arg));
@@ -225,8 +232,13 @@ int main(int argc, char **argv) {
       "dusk", setup, teardown, {fanin, chain, tree, wavefront, busy_all}, 0};
   static const bench_runtime literal = {
       "dusk-literal", setup, teardown, {fanin, chain, tree, wavefront, busy_all}, 0};
-  for (int i = 1; i < argc; i++)
+  static const bench_runtime phases = {
+      "dusk-phases", setup, teardown, {fanin, chain, tree, wavefront, busy_all}, 0};
+  for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--literal"))
       return bench_main(&literal, argc, argv);
+    if (!strcmp(argv[i], "--phases"))
+      return bench_main(&phases, argc, argv);
+  }
   return bench_main(&rt, argc, argv);
 }

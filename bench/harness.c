@@ -168,7 +168,7 @@ static int64_t parse_int(const char *s, const char *what) {
 
 static void usage(const char *prog) {
   fprintf(stderr,
-          "usage: %s [--warm] [--malloc|--literal] WORKLOAD THREADS [N]\n"
+          "usage: %s [--warm] [--malloc|--literal|--phases] WORKLOAD THREADS [N]\n"
           "       %s --calibrate\n"
           "WORKLOAD: W1|fanin W2|chain W3|tree W4|wavefront W5|busy\n"
           "N: W1, W5 independent tasks; W2 chain length; W3 leaves;\n"
@@ -207,15 +207,23 @@ static int64_t size_case(bench_case *c) {
 /* ---------------------------------------------------------------- timing */
 
 static uint64_t lap_at[2];
+static double lap_split[3]; /* prepare, run, settle within execution */
 
 void bench_lap(int which) {
   if (which == BENCH_LAP_BUILT || which == BENCH_LAP_RAN)
     lap_at[which] = now_ns();
 }
 
+void bench_lap_split(double prepare_ns, double run_ns, double settle_ns) {
+  lap_split[0] = prepare_ns;
+  lap_split[1] = run_ns;
+  lap_split[2] = settle_ns;
+}
+
 static int64_t run_once(const bench_runtime *rt, const bench_case *c,
                         uint64_t *ns) {
   lap_at[0] = lap_at[1] = 0;
+  lap_split[0] = lap_split[1] = lap_split[2] = 0;
   uint64_t t0 = now_ns();
   int64_t answer = rt->run[c->workload](c);
   uint64_t t1 = now_ns();
@@ -262,9 +270,14 @@ static void print_line(const bench_runtime *rt, const bench_case *c,
          peak_rss_kb(), answer);
   if (lap_at[0]) {
     uint64_t freeing = ns - lap_at[0] - lap_at[1];
-    printf(" %.1f/%.1f/%.1f", (double)lap_at[0] / (double)c->tasks,
-           (double)lap_at[1] / (double)c->tasks,
-           (double)freeing / (double)c->tasks);
+    double n = (double)c->tasks;
+    printf(" %.1f", (double)lap_at[0] / n);
+    if (lap_split[1] > 0)
+      printf("/%.1f/%.1f/%.1f", lap_split[0] / n, lap_split[1] / n,
+             lap_split[2] / n);
+    else
+      printf("/%.1f", (double)lap_at[1] / n);
+    printf("/%.1f", (double)freeing / n);
   }
   putchar('\n');
   fflush(stdout);
@@ -279,6 +292,8 @@ int bench_main(const bench_runtime *rt, int argc, char **argv) {
       warm = 1;
     } else if (!strcmp(argv[i], "--malloc") || !strcmp(argv[i], "--literal")) {
       c.variant = 1;
+    } else if (!strcmp(argv[i], "--phases")) {
+      c.variant = 2;
     } else if (!strcmp(argv[i], "--calibrate")) {
       printf("%" PRIu64 "\n", calibrate());
       return 0;

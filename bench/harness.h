@@ -39,7 +39,8 @@ typedef struct bench_case {
                      W3: leaves; W4: cells (side * side)                  */
   int64_t side;   /* W4 only: the grid is side x side                       */
   int64_t tasks;  /* tasks the workload runs, the divisor of ns_per_task    */
-  int variant;    /* 1 with --malloc (bench_plain) or --literal (bench_dusk) */
+  int variant;    /* 1 with --malloc (bench_plain) or --literal (bench_dusk),
+                     2 with --phases (bench_dusk)                         */
 } bench_case;
 
 typedef int64_t (*bench_fn)(const bench_case *c);
@@ -67,6 +68,10 @@ int bench_main(const bench_runtime *rt, int argc, char **argv);
 /* Mark the end of graph construction (BENCH_LAP_BUILT) or of execution. */
 enum { BENCH_LAP_BUILT, BENCH_LAP_RAN };
 void bench_lap(int which);
+
+/* Split execution into the runtime's own phases (ns): preparing, running,
+   settling. The result line then shows build/prepare/run/settle/free. */
+void bench_lap_split(double prepare_ns, double run_ns, double settle_ns);
 
 /* The W1 leaf: task i returns 2*i+1. */
 static inline int64_t bench_fanin_leaf(int64_t i) { return 2 * i + 1; }

@@ -47,6 +47,10 @@ RUNTIMES = [
     ("dusk", ["bench_dusk"], THREADS, WORKLOADS, "**dusk**"),
     ("dusk-literal", ["bench_dusk", "--literal"], THREADS, ["W1", "W3"],
      "dusk, leaf index as a literal node"),
+    ("dusk-nodiag", ["bench_dusk_nodiag"], THREADS, WORKLOADS[:4],
+     "dusk, diagnostics compiled out"),
+    ("dusk-phases", ["bench_dusk", "--phases"], THREADS, WORKLOADS[:4],
+     "dusk, statistics on (for its phases)"),
     ("omp", ["bench_omp"], THREADS, WORKLOADS,
      "OpenMP tasks with `depend` (gcc)"),
     ("tbb", ["bench_tbb"], THREADS, WORKLOADS, "oneTBB flow graph"),
@@ -216,6 +220,21 @@ class Stats:
     def rss(self, rt, w, t):
         v = [r["rss_kb"] for r in self.by.get((rt, w, t), [])]
         return statistics.median(v) if v else None
+
+    def phases(self, rt, w, t):
+        """The median of each phase (ns per task) over the repetitions."""
+        rows = [[float(x) for x in r["phases"].split("/")]
+                for r in self.by.get((rt, w, t), []) if r["phases"]]
+        if not rows or len({len(x) for x in rows}) != 1:
+            return None
+        return [statistics.median(col) for col in zip(*rows)]
+
+    def ratio_range(self, a, b, w, t):
+        """a's time over b's, per repetition: (min, max), or None."""
+        x = {r["rep"]: r["ns"] for r in self.by.get((a, w, t), [])}
+        y = {r["rep"]: r["ns"] for r in self.by.get((b, w, t), [])}
+        q = [x[k] / y[k] for k in x if k in y]
+        return (min(q), max(q)) if q else None
 
     def tasks(self, rt, w):
         for t in THREADS:
@@ -451,6 +470,51 @@ def report(args, runtimes, st, failures, loads, command, started, elapsed):
         add("| %s | %s | %s |" % (
             name, "{:,}".format(st.tasks(name, "W1") or 0),
             " / ".join("%.1f" % (x / 1024) if x else "–" for x in v)))
+    add("")
+    add("## Diagnostics off cost nothing: compiled in against compiled out")
+    add("")
+    add("dusk as shipped (progress bar, traces and statistics compiled in, "
+        "all off) against the same sources built with `DUSK_NO_DIAG`, which "
+        "removes the hooks (`bench_dusk_nodiag`), in the same repetitions. "
+        "A ratio of 1.00 is no cost; the range is that of the ratio within "
+        "each repetition, which shows the noise of the machine.")
+    add("")
+    add("| workload | threads | compiled in, off | compiled out | ratio | "
+        "range |")
+    add("|---|---|---|---|---|---|")
+    for w in WORKLOADS[:4]:
+        for t in THREADS:
+            a, b = st.median("dusk", w, t), st.median("dusk-nodiag", w, t)
+            rr = st.ratio_range("dusk", "dusk-nodiag", w, t)
+            add("| %s | %d | %s | %s | %s | %s |" % (
+                WNAMES[w], t, fmt_ns(a), fmt_ns(b),
+                "%.2f" % (a / b) if a and b else "–",
+                "%.2f–%.2f" % rr if rr else "–"))
+    add("")
+    add("## Where dusk's time goes: its phases (ns per task, medians)")
+    add("")
+    add("From `bench_dusk --phases`: statistics on, and each compute's own "
+        "split read from `dusk_graph_stats`: build (making the graph), "
+        "prepare (claiming and wiring what the target needs), run (first "
+        "task queued to the last one finished), settle (handing the result "
+        "back), free (`dusk_graph_free`). Statistics time every task (two "
+        "clock reads) and count live results, which lengthens the run phase "
+        "only; so \"run, stats off\" is dusk's total from the main table "
+        "less the other four phases.")
+    add("")
+    add("| workload | threads | build | prepare | run, stats on | "
+        "run, stats off | settle | free | total, stats off |")
+    add("|---|---|---|---|---|---|---|---|---|")
+    for w in WORKLOADS[:4]:
+        for t in THREADS:
+            ph = st.phases("dusk-phases", w, t)
+            total = st.median("dusk", w, t)
+            if not ph or len(ph) != 5:
+                continue
+            off = total - (ph[0] + ph[1] + ph[3] + ph[4]) if total else None
+            add("| %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+                WNAMES[w], t, fmt_ns(ph[0]), fmt_ns(ph[1]), fmt_ns(ph[2]),
+                fmt_ns(off), fmt_ns(ph[3]), fmt_ns(ph[4]), fmt_ns(total)))
     add("")
     add("## dusk against BENCH.md's targets")
     add("")

@@ -387,7 +387,7 @@ static bool defer_count(dusk_node *d, bool in_pool) {
 static dusk_node *finish(dusk_node *n, int state, int ndeps, bool in_pool) {
   dusk__run *r = dusk__run_of(n);
   bool failed = state == DUSK__FAILED;
-  int diag = atomic_load_explicit(&dusk__diag, memory_order_relaxed);
+  int diag = DUSK__DIAG_ON();
   if (diag & DUSK__DIAG_PROGRESS)
     atomic_fetch_add_explicit(&r->ndone, 1, memory_order_relaxed);
   if (diag & DUSK__DIAG_STATS)
@@ -582,8 +582,7 @@ static dusk_node *run_task(dusk_node *n) {
     argv[i] = dusk__node_value(args[i]);
   dusk_task t = {n, r->g, NULL};
   dusk_value out = {.kind = DUSK_NONE};
-  int timed = atomic_load_explicit(&dusk__diag, memory_order_relaxed) &
-              (DUSK__DIAG_TRACE | DUSK__DIAG_STATS);
+  int timed = DUSK__DIAG_ON() & (DUSK__DIAG_TRACE | DUSK__DIAG_STATS);
   int64_t began = timed ? dusk__now() : 0;
   int rc = n->fn(&t, argv, n->nargs, &out);
   if (timed)
@@ -1225,7 +1224,7 @@ static bool wait_run(dusk__run *r, int64_t deadline) {
     dusk__pool_help_until(r->pool, run_done, r, deadline);
   } else {
     publish_deferred(); /* a worker of another pool must not sit on counts */
-    bool bar = atomic_load(&dusk__diag) & DUSK__DIAG_PROGRESS;
+    bool bar = DUSK__DIAG_ON() & DUSK__DIAG_PROGRESS;
     pthread_mutex_lock(&r->lock);
     while (!atomic_load(&r->done)) {
       int64_t until = deadline;
@@ -1395,7 +1394,7 @@ static int compute_once(dusk_graph *g, int n, dusk_node *const *nodes,
   }
   r->ntotal = r->norder;
   atomic_store_explicit(&r->ndone, 0, memory_order_relaxed);
-  r->start = atomic_load(&dusk__diag) & DUSK__DIAG_PROGRESS ? dusk__now() : 0;
+  r->start = DUSK__DIAG_ON() & DUSK__DIAG_PROGRESS ? dusk__now() : 0;
   gather_ready(r);
   r->batch.done = r->cap > KEEP_ENTRIES ? give_back_order : NULL;
   r->async = async; /* before the bias goes: the last finisher reads it */

@@ -110,6 +110,15 @@ int dusk__on_done(dusk_node *n, dusk_done_fn cb, void *udata);
 /* Diagnostics (src/diag.c): which are on, read once per task. */
 enum { DUSK__DIAG_PROGRESS = 1, DUSK__DIAG_TRACE = 2, DUSK__DIAG_STATS = 4 };
 extern atomic_int dusk__diag;
+
+/* The diagnostics that are on: one relaxed load. A build with DUSK_NO_DIAG
+   defined compiles the hooks out; bench/ measures it beside the normal
+   build, to show that diagnostics cost nothing while they are off. */
+#ifdef DUSK_NO_DIAG
+#define DUSK__DIAG_ON() 0
+#else
+#define DUSK__DIAG_ON() atomic_load_explicit(&dusk__diag, memory_order_relaxed)
+#endif
 int64_t dusk__now(void); /* CLOCK_MONOTONIC, ns */
 void dusk__diag_init(void); /* DUSK_PROGRESS, DUSK_TRACE, DUSK_STATS; once */
 void dusk__progress(size_t done, size_t total, int64_t start, bool last);

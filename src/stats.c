@@ -79,8 +79,7 @@ static void raise_to(atomic_size_t *peak, size_t v) {
 */
 void dusk__stats_begin(dusk__run *r) {
   dusk__run_stats *st = &r->stats;
-  st->on = atomic_load_explicit(&dusk__diag, memory_order_relaxed) &
-           DUSK__DIAG_STATS;
+  st->on = DUSK__DIAG_ON() & DUSK__DIAG_STATS;
   if (!st->on)
     return;
   st->t0 = dusk__now();
