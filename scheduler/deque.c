@@ -113,6 +113,22 @@ void *dusk__deque_pop(dusk__deque *q) {
   return x;
 }
 
+/*
+** Owner only, on a deque no thread ever steals from (the one worker of a
+** pool of one: it has no one to steal from it). Then only the owner moves
+** bottom and no one moves top, so the fence and the race for the last item
+** of dusk__deque_pop() have nothing to order: this is a plain stack pop.
+*/
+void *dusk__deque_pop_alone(dusk__deque *q) {
+  long long b = atomic_load_explicit(&q->bottom, memory_order_relaxed) - 1;
+  long long t = atomic_load_explicit(&q->top, memory_order_relaxed);
+  if (t > b)
+    return NULL;
+  dusk__ring *r = atomic_load_explicit(&q->ring, memory_order_relaxed);
+  atomic_store_explicit(&q->bottom, b, memory_order_relaxed);
+  return ring_get(r, b);
+}
+
 /* Any thread. An item, DUSK__STEAL_EMPTY, or DUSK__STEAL_RETRY. */
 void *dusk__deque_steal(dusk__deque *q) {
   long long t = atomic_load_explicit(&q->top, memory_order_acquire);

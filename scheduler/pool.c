@@ -88,6 +88,16 @@ static bool any_work(dusk__pool *p) {
 }
 
 /* Wake `all` or one parked worker, if any is parked. Call after publishing. */
+static void wake(dusk__pool *p, bool all);
+
+/* After a worker pushed onto its own deque: wake another, unless it is the
+   pool's only worker (then no one else takes from its deque, and it is
+   awake: the fence and the look at nsleep would buy nothing). */
+static void wake_others(dusk__pool *p, bool all) {
+  if (p->n > 1)
+    wake(p, all);
+}
+
 static void wake(dusk__pool *p, bool all) {
   atomic_thread_fence(memory_order_seq_cst);
   if (atomic_load_explicit(&p->nsleep, memory_order_relaxed) == 0)
@@ -197,7 +207,7 @@ static void *take_inbox(worker *w) {
   atomic_fetch_sub_explicit(&p->inbox_count, taken, memory_order_release);
   pthread_mutex_unlock(&p->inbox_lock);
   if (dusk__deque_size(&w->q) > 1)
-    wake(p, false); /* there is more than we will do next */
+    wake_others(p, false); /* there is more than we will do next */
   return first;
 }
 
@@ -226,11 +236,18 @@ static void *steal_round(worker *w) {
   return NULL;
 }
 
+/* The next item of w's own deque. A pool of one worker has no thief to
+   race: its worker pops without a fence. */
+static void *pop(worker *w) {
+  return w->pool->n == 1 ? dusk__deque_pop_alone(&w->q)
+                         : dusk__deque_pop(&w->q);
+}
+
 static void *find_work(worker *w) {
-  void *x = dusk__deque_pop(&w->q);
+  void *x = pop(w);
   if (!x) { /* dry: let the user publish what it deferred, which may push */
     w->pool->run(NULL);
-    x = dusk__deque_pop(&w->q);
+    x = pop(w);
   }
   if (!x)
     x = take_inbox(w);
@@ -352,7 +369,10 @@ void dusk__pool_push_batch(dusk__pool *p, dusk__batch *b, void *const *items,
       pushed++;
   if (pushed < n) /* from outside, or the deque could not grow */
     inbox_lend(p, b, items, n - pushed);
-  wake(p, n > 1);
+  if (w && pushed == n)
+    wake_others(p, n > 1);
+  else
+    wake(p, n > 1);
 }
 
 int dusk__pool_push_many(dusk__pool *p, void *const *items, size_t n) {
@@ -368,7 +388,7 @@ int dusk__pool_push_many(dusk__pool *p, void *const *items, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (dusk__deque_push(&w->q, items[n - 1 - i]) != 0)
       return -1; /* the caller still owns items[0 .. n-1-i] */
-  wake(p, n > 1);
+  wake_others(p, n > 1);
   return 0;
 }
 
@@ -383,7 +403,7 @@ int dusk__pool_push_next(dusk__pool *p, void *item) {
   if (dusk__deque_push(&w->q, item) != 0)
     return -1;
   if (dusk__deque_size(&w->q) > 1)
-    wake(p, false);
+    wake_others(p, false);
   return 0;
 }
 

@@ -35,6 +35,7 @@ int dusk__deque_init(dusk__deque *q, long capacity); /* 0, or -1 when out of mem
 void dusk__deque_destroy(dusk__deque *q);
 int dusk__deque_push(dusk__deque *q, void *item); /* owner; -1 when out of memory */
 void *dusk__deque_pop(dusk__deque *q);            /* owner; NULL when empty */
+void *dusk__deque_pop_alone(dusk__deque *q);      /* the same, with no thieves */
 void *dusk__deque_steal(dusk__deque *q);          /* any thread */
 long dusk__deque_size(dusk__deque *q);            /* a snapshot; any thread */
 

@@ -54,6 +54,29 @@ START_TEST(test_order_growth_keeps_every_item) {
 }
 END_TEST
 
+/* The owner alone (no thieves): a stack, through growth and back to empty
+   many times, and empty pops leave it usable. */
+START_TEST(test_order_alone_is_a_stack) {
+  dusk__deque q;
+  ck_assert_int_eq(dusk__deque_init(&q, 2), 0);
+  for (int round = 0; round < 3; round++) {
+    ck_assert_ptr_null(dusk__deque_pop_alone(&q));
+    for (long i = 0; i < 1000; i++) {
+      ck_assert_int_eq(dusk__deque_push(&q, item(i)), 0);
+      if (i % 4 == 3) /* pop one of every four as we go */
+        ck_assert_ptr_eq(dusk__deque_pop_alone(&q), item(i));
+    }
+    ck_assert_int_eq(dusk__deque_size(&q), 750);
+    for (long i = 999; i >= 0; i--)
+      if (i % 4 != 3)
+        ck_assert_ptr_eq(dusk__deque_pop_alone(&q), item(i));
+    ck_assert_ptr_null(dusk__deque_pop_alone(&q));
+    ck_assert_int_eq(dusk__deque_size(&q), 0);
+  }
+  dusk__deque_destroy(&q);
+}
+END_TEST
+
 /* ------------------------------------------------------------ races */
 
 typedef struct race {
@@ -137,6 +160,7 @@ int main(void) {
   TCase *tc = tcase_create("order");
   tcase_add_test(tc, test_order_lifo_for_owner_fifo_for_thief);
   tcase_add_test(tc, test_order_growth_keeps_every_item);
+  tcase_add_test(tc, test_order_alone_is_a_stack);
   suite_add_tcase(s, tc);
   tc = tcase_create("race");
   tcase_set_timeout(tc, 300);
