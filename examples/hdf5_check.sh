@@ -3,7 +3,7 @@
 #
 #   hdf5_check.sh ROWSUM MAKE DIR demo [OPTION ...]
 #       the demo: no file given, in an empty DIR; it must write its demo file
-#       there and check out
+#       there and check out, at the default limit (none) unless told
 #   hdf5_check.sh ROWSUM MAKE DIR total|total32 ROWS COLS TASKS [OPTION ...]
 #       a ROWS x COLS dataset of small whole numbers (f64, or f32), whose
 #       total is exact in any order: the total printed must be hdf5_make's,
@@ -57,6 +57,9 @@ demo)
   [ -f hdf5_rowsum_demo.h5 ] || fail "no demo file in the working directory"
   has out '^rows: +1000$' || fail "not 1000 rows"
   has out '^check: +ok' || fail "the check did not pass"
+  case " $* " in *" --hdf5-limit "*) ;; *)
+    has out '^hdf5 limit: +0 \(no limit\)' || fail "the default is not 0" ;;
+  esac
   case " $* " in *" --write-rows "*)
     has out '^row sums: .*ok' || fail "the row sums did not check out" ;;
   esac
