@@ -3,14 +3,22 @@
 #
 #   hdf5_check.sh ROWSUM MAKE DIR demo [OPTION ...]
 #       the demo: no file given, in an empty DIR; it must write its demo file
-#       there and check out
+#       there and check out, at the default limit (none) unless told
 #   hdf5_check.sh ROWSUM MAKE DIR total|total32 ROWS COLS TASKS [OPTION ...]
 #       a ROWS x COLS dataset of small whole numbers (f64, or f32), whose
 #       total is exact in any order: the total printed must be hdf5_make's,
 #       the task count TASKS; with --write-rows it runs twice (the second
-#       replaces the first run's row sums)
+#       replaces the first run's row sums); with --hdf5-limit N the pool
+#       must say that its limit is N
 #   hdf5_check.sh ROWSUM MAKE DIR dot
 #       --dot writes DOT text naming the tasks
+#   hdf5_check.sh ROWSUM MAKE DIR trace
+#       --trace writes Chrome trace-event JSON with an event per task
+#   hdf5_check.sh ROWSUM MAKE DIR readfail [OPTION ...]
+#       reading fails in the tasks (the data of a 6 x 3 dataset lives in an
+#       external raw file, deleted before the run): exit code exactly 1,
+#       stderr one line naming the rows whose read failed (no HDF5 error
+#       stack), and no handle left open (the program checks that itself)
 #   hdf5_check.sh ROWSUM MAKE DIR bad SETUP PATTERN [ARG ...]
 #       bad input: exit code exactly 2, and stderr exactly one line that
 #       matches PATTERN (grep -E); SETUP: none, text (notes.txt), file
@@ -49,6 +57,9 @@ demo)
   [ -f hdf5_rowsum_demo.h5 ] || fail "no demo file in the working directory"
   has out '^rows: +1000$' || fail "not 1000 rows"
   has out '^check: +ok' || fail "the check did not pass"
+  case " $* " in *" --hdf5-limit "*) ;; *)
+    has out '^hdf5 limit: +0 \(no limit\)' || fail "the default is not 0" ;;
+  esac
   case " $* " in *" --write-rows "*)
     has out '^row sums: .*ok' || fail "the row sums did not check out" ;;
   esac
@@ -62,6 +73,10 @@ total | total32)
   expect=${expect#total }
   runs=1
   case " $* " in *" --write-rows "*) runs=2 ;; esac
+  limit=
+  case " $* " in *" --hdf5-limit "*)
+    limit=$(echo " $* " | sed 's/.* --hdf5-limit \([^ ]*\) .*/\1/') ;;
+  esac
   for run in $(seq $runs); do
     "$rowsum" "$@" t.h5 /X >out 2>err
     rc=$?
@@ -70,6 +85,9 @@ total | total32)
     has out "^rows: +$rows\$" || fail "run $run: not $rows rows"
     has out "^tasks: +$tasks " || fail "run $run: not $tasks tasks"
     has out '^check: +ok' || fail "run $run: the check did not pass"
+    if [ -n "$limit" ]; then
+      has out "^hdf5 limit: +$limit " || fail "run $run: the limit is not $limit"
+    fi
     if [ $runs -eq 2 ]; then
       has out '^row sums: +/X_rowsums written and read back: ok' ||
         fail "run $run: the row sums did not check out"
@@ -81,7 +99,34 @@ dot)
   "$rowsum" --dot graph.dot t.h5 >out 2>err || fail "exit code $?"
   has graph.dot '^digraph' || fail "graph.dot is not DOT"
   has graph.dot 'sum_block' || fail "graph.dot does not show sum_block"
+  has graph.dot 'read_block' || fail "graph.dot does not show read_block"
   has graph.dot '"add"|add' || fail "graph.dot does not show the adds"
+  ;;
+trace)
+  make_file /X f64 8 4
+  "$rowsum" --rows-per-task 2 --trace trace.json t.h5 >out 2>err ||
+    fail "exit code $?"
+  has out '^trace: +trace.json$' || fail "the trace is not reported"
+  head -n 1 trace.json | grep -q '^{"displayTimeUnit"' ||
+    fail "trace.json does not open as a trace"
+  tail -n 1 trace.json | grep -q '^]}$' || fail "trace.json is not closed"
+  for task in read_block:4 sum_block:4 add:3; do
+    n=$(grep -c "\"name\":\"${task%:*}\",\"cat\":\"task\",\"ph\":\"X\"" trace.json)
+    [ "$n" -eq "${task#*:}" ] ||
+      fail "trace.json has $n ${task%:*} events, expected ${task#*:}"
+  done
+  ;;
+readfail)
+  "$make" t.h5 /X external 6 3 >/dev/null || fail "hdf5_make external"
+  [ -f X.raw ] || fail "hdf5_make wrote no X.raw"
+  rm -f X.raw
+  "$rowsum" "$@" t.h5 >out 2>err
+  rc=$?
+  [ $rc -eq 1 ] || fail "exit code $rc, expected 1"
+  lines=$(wc -l <err)
+  [ "$lines" -eq 1 ] || fail "stderr has $lines lines, expected 1"
+  has err '^hdf5_rowsum: .*read_block.*rows [0-9]+\.\.[0-9]+: reading failed$' ||
+    fail "stderr does not name the failed read"
   ;;
 bad)
   setup=$1 pattern=$2

@@ -9,9 +9,13 @@
 **   KIND   f64, f32, i32: element k (in row-major order) is k % 10, so
 **          every sum of them is exact in floating point whatever the order;
 **          random: f64 uniform in [0, 1) from a fixed seed;
+**          external: f64 as above, stored outside FILE, in the raw file
+**          NAME.raw in the working directory (the slashes of NAME made
+**          underscores): delete it, and reading fails after opening
+**          worked, as a failing disk would make it;
 **          group: a group, not a dataset (no DIMs)
 **   DIM    0 to 3 extents: none is a scalar; 0 is allowed (an empty
-**          dataset). Stored contiguously.
+**          dataset). Stored contiguously (but see external).
 **
 ** Prints "total T" (the sum of every element, %.17g, added in row-major
 ** order) and exits 0; exits 1 with a message when something fails.
@@ -61,6 +65,27 @@ static hid_t file_type(const char *kind) {
   return H5T_IEEE_F64LE;
 }
 
+/*
+** The creation properties of a dataset of KIND with n elements: default,
+** or for "external" its raw file (NAME.raw, see the top) in raw[].
+*/
+static hid_t creation(const char *kind, const char *name, size_t n,
+                      char *raw, size_t size) {
+  if (strcmp(kind, "external") != 0)
+    return H5P_DEFAULT;
+  snprintf(raw, size, "%s.raw", name[0] == '/' ? name + 1 : name);
+  for (char *c = raw; *c != '\0'; c++)
+    if (*c == '/')
+      *c = '_';
+  hid_t p = H5Pcreate(H5P_DATASET_CREATE);
+  hsize_t bytes = (hsize_t)(n * sizeof(double));
+  if (p >= 0 && H5Pset_external(p, raw, 0, bytes) < 0) {
+    H5Pclose(p);
+    p = H5I_INVALID_HID;
+  }
+  return p;
+}
+
 int main(int argc, char **argv) {
   if (argc < 4 || argc > 7)
     return fail("usage: hdf5_make FILE NAME f64|f32|i32|random|group "
@@ -68,8 +93,9 @@ int main(int argc, char **argv) {
   const char *path = argv[1], *name = argv[2], *kind = argv[3];
   int group = strcmp(kind, "group") == 0;
   if (!group && strcmp(kind, "f64") != 0 && strcmp(kind, "f32") != 0 &&
-      strcmp(kind, "i32") != 0 && strcmp(kind, "random") != 0)
-    return fail("KIND is f64, f32, i32, random or group");
+      strcmp(kind, "i32") != 0 && strcmp(kind, "random") != 0 &&
+      strcmp(kind, "external") != 0)
+    return fail("KIND is f64, f32, i32, random, external or group");
   int rank = argc - 4;
   hsize_t dims[3] = {0, 0, 0};
   size_t n = 1;
@@ -97,11 +123,13 @@ int main(int argc, char **argv) {
     rc = g >= 0 ? H5Gclose(g) : -1;
   } else {
     double *x = values(kind, n, &total);
+    char raw[256];
+    hid_t dcpl = creation(kind, name, n, raw, sizeof raw);
     hid_t space = rank == 0 ? H5Screate(H5S_SCALAR)
                             : H5Screate_simple(rank, dims, NULL);
-    hid_t dset = x != NULL && space >= 0
+    hid_t dset = x != NULL && space >= 0 && dcpl >= 0
                      ? H5Dcreate2(file, name, file_type(kind), space,
-                                  H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+                                  H5P_DEFAULT, dcpl, H5P_DEFAULT)
                      : H5I_INVALID_HID;
     if (dset >= 0)
       rc = n == 0 ? 0
@@ -111,6 +139,8 @@ int main(int argc, char **argv) {
       H5Dclose(dset);
     if (space >= 0)
       H5Sclose(space);
+    if (dcpl >= 0 && dcpl != H5P_DEFAULT)
+      H5Pclose(dcpl);
     free(x);
   }
   if (H5Fclose(file) < 0)

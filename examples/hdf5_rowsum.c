@@ -9,33 +9,56 @@
 **     rows = [delayed(sum_row)(i) for i in range(dset.shape[0])]
 **     total = delayed(sum)(rows).compute()
 **
-** Here each task reads a block of rows (--rows-per-task, 1 by default: one
-** task per row, the same graph as above), sums each row and the block, and a
-** tree of "add" tasks, two by two, adds the blocks. The answer is checked
-** against a plain sequential read of the same blocks summed in the same
-** order, so the two must agree to the last bit. --write-rows also stores the
-** per-row sums in a new dataset (dask's to_hdf5 step) and reads them back.
+** Here the rows come in blocks (--rows-per-task, 1 by default: the same
+** graph as above, one read and one sum per row). For each block a
+** read_block task reads its rows into a buffer and a sum_block task sums
+** each row and the block; a tree of "add" tasks, two by two, adds the
+** blocks. The buffer is a result like any other: dusk frees it as soon as
+** the sum has read it. The answer is checked against a plain sequential
+** read of the same blocks summed in the same order, so the two must agree
+** to the last bit. --write-rows also stores the per-row sums in a new
+** dataset (dask's to_hdf5 step; a row_sums task per block hands them to a
+** write_block task) and reads them back.
 **
-** HDF5 and threads. Debian's serial libhdf5 is not promised to be
-** thread-safe (the build may take one global lock per call, the parallel
-** builds take none), so every HDF5 call a task makes goes through one mutex,
-** `hdf5_lock` below. Main opens the file and the dataset once, before the
-** compute, and only closes them after it; the tasks share those ids and each
-** reads its rows into its own buffer, with its own dataspaces. The summing,
-** which is the work worth spreading over cores, happens outside the lock.
-** (A dusk feature, resource classes, will do this job later: tasks tagged
-** "hdf5" with a limit of one running at a time, without blocking workers.)
+** HDF5 and threads. Every task that calls HDF5, read_block and write_block,
+** is in dusk's resource class "hdf5", and the pool runs at most
+** --hdf5-limit of them at once (0: no limit). A worker that finds the class
+** full does not wait: it runs other work, the sums above all, and the read
+** starts as soon as a slot frees. The sums, the work worth spreading over
+** cores, are in no class. Debian's serial libhdf5 is built thread-safe,
+** which means one global lock taken by every API call: calls never overlap
+** whatever the limit, and the limit only decides whether the workers queue
+** inside HDF5 or in dusk. Builds without that lock (the parallel ones, and
+** any configured without --enable-threadsafe) must never be called from two
+** threads at once; H5is_library_threadsafe() says which build is linked,
+** and on one without the lock the limit is forced to 1, with a note. Main
+** opens the file and the dataset once, before the compute, and only closes
+** them after it; the tasks share those ids and each reads with dataspaces
+** of its own.
 **
-** Speed. With one row per task, each task pays HDF5's cost per read (a
-** couple of microseconds for a hyperslab of 1000 doubles) under the lock,
-** and on two threads those serialized reads alternate between cores, which
-** makes each slower. Blocks of a few dozen rows (--rows-per-task 32) bring
-** the graph to within a few tens of percent of a sequential loop;
-** bench/hdf5 measures both against dask.
+** The default is no limit (0), from measurement (bench/hdf5, its README
+** and RESULTS-hdf5.md; 2 threads on a 2-core machine shared with other
+** work, medians of 15 interleaved runs): a limit of 1 took 2.22 times as
+** long as none at 1 row per task on 1,000 rows and 1.49 times on 10,000;
+** at 32 rows per task 0.98 and 2.63 times (two earlier runs of 7 agree:
+** 1.26-1.51, 0.82-0.96, 1.07-1.54, 1.41-2.08). HDF5's own lock already
+** keeps the calls apart, so a limit adds only its way of scheduling: a
+** read that ends hands its slot to the next waiting read, which its worker
+** runs at once, so one worker does every read and the other every sum,
+** and each block crosses from one core's cache to the other's. With no
+** limit a worker reads a block and sums it straight after, in its own
+** cache. On an HDF5 that is not thread-safe the limit is 1 regardless.
+**
+** Speed. With one row per task each read and each sum takes a couple of
+** microseconds, about what dusk spends per task, and the reads are serial
+** in HDF5: the seed's graph takes 1.6 to 2 times a sequential loop, and
+** two threads do no better than one. Blocks of a few dozen rows
+** (--rows-per-task 32) bring it to 1.2 times the loop on 10,000 rows, and
+** 40 to 80 times faster than dask's version.
 **
 ** Usage:
-**   hdf5_rowsum [--rows-per-task N] [--threads N] [--dot FILE] [--write-rows]
-**               [FILE [DATASET]]
+**   hdf5_rowsum [--rows-per-task N] [--threads N] [--hdf5-limit N]
+**               [--dot FILE] [--trace FILE] [--write-rows] [FILE [DATASET]]
 **
 **   FILE, DATASET      a 2-D floating-point dataset (default DATASET: /X).
 **                      Without FILE the program writes the demo file
@@ -45,8 +68,13 @@
 **   --rows-per-task N  rows read and summed by one task (default 1)
 **   --threads N        worker threads (default 0: one per core, or
 **                      DUSK_NUM_THREADS)
+**   --hdf5-limit N     at most N tasks that call HDF5 at once (default 0:
+**                      no limit; forced to 1 when the linked HDF5 is not
+**                      thread-safe)
 **   --dot FILE         draw the graph after the compute: .svg, .png or .pdf
 **                      through graphviz's dot, any other name as DOT text
+**   --trace FILE       record every task of the compute into FILE, as
+**                      Chrome trace-event JSON (Perfetto, chrome://tracing)
 **   --write-rows       write the row sums into DATASET_rowsums (/X_rowsums),
 **                      replacing it if present, and check them
 **
@@ -54,8 +82,6 @@
 ** missing or unreadable file, a dataset that is missing, not 2-D, empty or
 ** not of floating point), with a one-line message on stderr; 1 when
 ** something fails at run time.
-**
-** (No --trace yet: dusk has no tracing; it will come with the diagnostics.)
 */
 #define _POSIX_C_SOURCE 200809L
 
@@ -65,7 +91,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -80,6 +106,8 @@
 #define DEMO_ROWS 1000
 #define DEMO_COLS 1000
 #define DEMO_SEED 42
+#define HDF5_CLASS "hdf5" /* the resource class of the tasks that call HDF5 */
+#define DEFAULT_LIMIT 0 /* --hdf5-limit: none; measured, see the top */
 
 enum { EXIT_BAD_INPUT = 2 };
 
@@ -87,7 +115,7 @@ enum { EXIT_BAD_INPUT = 2 };
 
 /*
 ** What the tasks share, read-only while a compute runs: the open dataset,
-** its shape, the dataset the row sums go to, and the lock around HDF5.
+** its shape and the dataset the row sums go to.
 */
 typedef struct input {
   const char *path, *name;
@@ -95,25 +123,7 @@ typedef struct input {
   hid_t dset;                  /* the 2-D dataset               */
   hid_t rowsums;               /* --write-rows: the 1-D output  */
   hsize_t rows, cols;
-  pthread_mutex_t *lock;       /* serializes HDF5 calls; see above */
 } input;
-
-/*
-** One mutex for every HDF5 call made while tasks run. The library is not
-** thread-safe by contract; this lock makes the example correct whatever
-** build of it is linked.
-*/
-static pthread_mutex_t hdf5_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void lock(const input *in) {
-  if (in->lock != NULL) /* NULL only in bench/hdf5's unserialized run */
-    pthread_mutex_lock(in->lock);
-}
-
-static void unlock(const input *in) {
-  if (in->lock != NULL)
-    pthread_mutex_unlock(in->lock);
-}
 
 #if defined(__GNUC__)
 #define PRINTF_LIKE __attribute__((format(printf, 1, 2)))
@@ -250,15 +260,30 @@ static int make_rowsums(input *in, const char *name) {
 /* ============================================================ the work */
 
 /*
+** Keep HDF5 from printing its error stack on this thread: our messages say
+** what failed. A thread-safe HDF5 keeps one error stack, and so one such
+** setting, per thread, so each worker that calls it must say so once;
+** main's call in main() covers only main. Any thread.
+*/
+static void quiet_hdf5(void) {
+  static _Thread_local int quiet;
+  if (!quiet) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    quiet = 1;
+  }
+}
+
+/*
 ** Read rows [first, first + count) into buf (count * cols doubles): select
-** them in a dataspace of our own, then read. Returns 0 or -1. Any thread;
-** holds the HDF5 lock for the whole exchange with the library.
+** them in a dataspace of our own, then read. Returns 0 or -1. Any thread,
+** but on an HDF5 that is not thread-safe never two at once (the "hdf5"
+** class's limit of 1 sees to that).
 */
 static int read_rows(const input *in, hsize_t first, hsize_t count,
                      double *buf) {
   hsize_t start[2] = {first, 0}, size[2] = {count, in->cols};
   herr_t rc = -1;
-  lock(in);
+  quiet_hdf5();
   hid_t file_space = H5Dget_space(in->dset);
   hid_t mem_space = H5Screate_simple(2, size, NULL);
   if (file_space >= 0 && mem_space >= 0 &&
@@ -270,15 +295,15 @@ static int read_rows(const input *in, hsize_t first, hsize_t count,
     H5Sclose(mem_space);
   if (file_space >= 0)
     H5Sclose(file_space);
-  unlock(in);
   return rc < 0 ? -1 : 0;
 }
 
-/* Write sums[0..count-1] to rows [first, first + count) of in->rowsums. */
+/* Write sums[0..count-1] to rows [first, first + count) of in->rowsums;
+   the threads as read_rows(). */
 static int write_rows(const input *in, hsize_t first, hsize_t count,
                       const double *sums) {
   herr_t rc = -1;
-  lock(in);
+  quiet_hdf5();
   hid_t file_space = H5Dget_space(in->rowsums);
   hid_t mem_space = H5Screate_simple(1, &count, NULL);
   if (file_space >= 0 && mem_space >= 0 &&
@@ -290,7 +315,6 @@ static int write_rows(const input *in, hsize_t first, hsize_t count,
     H5Sclose(mem_space);
   if (file_space >= 0)
     H5Sclose(file_space);
-  unlock(in);
   return rc < 0 ? -1 : 0;
 }
 
@@ -323,64 +347,70 @@ static double *row_buffer(const input *in, hsize_t count) {
 
 /* ============================================================ the tasks */
 
-/* What one read task reads: a block of rows. Lives until the graph is freed. */
+/* A block of rows, what one read task reads. Lives until the graph is freed. */
 typedef struct block {
   const input *in;
   hsize_t first, count;
 } block;
 
-/* Read the block's rows and return their sum (a double). */
-static int sum_block(dusk_task *t, const dusk_value *args, int nargs,
-                     dusk_value *out) {
-  (void)args, (void)nargs;
-  const block *b = dusk_task_udata(t);
-  double *buf = row_buffer(b->in, b->count);
-  if (buf == NULL)
-    return dusk_fail(t, "rows %ju..%ju: out of memory", (uintmax_t)b->first,
-                     (uintmax_t)(b->first + b->count - 1));
-  if (read_rows(b->in, b->first, b->count, buf) != 0) {
-    free(buf);
-    return dusk_fail(t, "rows %ju..%ju: reading failed", (uintmax_t)b->first,
-                     (uintmax_t)(b->first + b->count - 1));
-  }
-  *out = dusk_f64(sum_rows(buf, b->count, b->in->cols, NULL));
-  free(buf);
-  return 0;
+/* Fail t with "rows F..L: why". */
+static int block_fail(dusk_task *t, const block *b, const char *why) {
+  return dusk_fail(t, "rows %ju..%ju: %s", (uintmax_t)b->first,
+                   (uintmax_t)(b->first + b->count - 1), why);
 }
 
-/* --write-rows: read the block and return its row sums (an array). */
+/*
+** In the class "hdf5": read the block's rows into a new buffer and return
+** it (count * cols doubles, freed by dusk once its reader has run).
+*/
 static int read_block(dusk_task *t, const dusk_value *args, int nargs,
                       dusk_value *out) {
   (void)args, (void)nargs;
   const block *b = dusk_task_udata(t);
   double *buf = row_buffer(b->in, b->count);
-  double *sums = malloc((size_t)b->count * sizeof *sums);
-  int ok = buf != NULL && sums != NULL &&
-           read_rows(b->in, b->first, b->count, buf) == 0;
-  if (ok)
-    sum_rows(buf, b->count, b->in->cols, sums);
-  free(buf);
-  if (!ok) {
-    free(sums);
-    return dusk_fail(t, "rows %ju..%ju: %s", (uintmax_t)b->first,
-                     (uintmax_t)(b->first + b->count - 1),
-                     buf == NULL || sums == NULL ? "out of memory"
-                                                 : "reading failed");
+  if (buf == NULL)
+    return block_fail(t, b, "out of memory");
+  if (read_rows(b->in, b->first, b->count, buf) != 0) {
+    free(buf);
+    return block_fail(t, b, "reading failed");
   }
+  *out = dusk_ptr(buf, (size_t)(b->count * b->in->cols) * sizeof *buf, free);
+  return 0;
+}
+
+/* Sum each row of the block read into args[0], and return the block's sum. */
+static int sum_block(dusk_task *t, const dusk_value *args, int nargs,
+                     dusk_value *out) {
+  (void)nargs;
+  const block *b = dusk_task_udata(t);
+  *out = dusk_f64(sum_rows(args[0].ptr, b->count, b->in->cols, NULL));
+  return 0;
+}
+
+/* --write-rows: return the sum of each row of the block in args[0]. */
+static int row_sums(dusk_task *t, const dusk_value *args, int nargs,
+                    dusk_value *out) {
+  (void)nargs;
+  const block *b = dusk_task_udata(t);
+  double *sums = malloc((size_t)b->count * sizeof *sums);
+  if (sums == NULL)
+    return block_fail(t, b, "out of memory");
+  sum_rows(args[0].ptr, b->count, b->in->cols, sums);
   *out = dusk_ptr(sums, (size_t)b->count * sizeof *sums, free);
   return 0;
 }
 
-/* --write-rows: store the block's row sums, return their sum. */
+/*
+** --write-rows, in the class "hdf5": store the row sums in args[0], and
+** return their sum, added in sum_rows()'s order.
+*/
 static int write_block(dusk_task *t, const dusk_value *args, int nargs,
                        dusk_value *out) {
   (void)nargs;
   const block *b = dusk_task_udata(t);
   const double *sums = args[0].ptr;
   if (write_rows(b->in, b->first, b->count, sums) != 0)
-    return dusk_fail(t, "rows %ju..%ju: writing the sums failed",
-                     (uintmax_t)b->first,
-                     (uintmax_t)(b->first + b->count - 1));
+    return block_fail(t, b, "writing the sums failed");
   double total = 0;
   for (hsize_t r = 0; r < b->count; r++)
     total += sums[r];
@@ -413,14 +443,16 @@ static size_t block_count(const input *in, hsize_t rows_per_task) {
 /*
 ** Add neighbours two by two until one node is left, an odd one out moving
 ** up a level, in place in level[0..n-1]. tree_sum() below adds numbers in
-** exactly this order. A NULL node (out of memory) makes every node above
-** it NULL, so a failure shows at the top.
+** exactly this order. NULL when an add cannot be made (out of memory; the
+** thread's last error says so).
 */
 static dusk_node *add_tree(dusk_graph *g, dusk_node **level, size_t n) {
   for (; n > 1; n = (n + 1) / 2)
     for (size_t i = 0; i < n; i += 2)
-      level[i / 2] = i + 1 < n ? dusk_delayed(g, add, level[i], level[i + 1])
-                               : level[i];
+      if ((level[i / 2] = i + 1 < n
+                              ? dusk_delayed(g, add, level[i], level[i + 1])
+                              : level[i]) == NULL)
+        return NULL;
   return level[0];
 }
 
@@ -431,11 +463,33 @@ static double tree_sum(double *v, size_t n) {
   return v[0];
 }
 
+/* A call to fn that calls HDF5: in the class "hdf5". NULL on failure. */
+static dusk_node *hdf5_call(dusk_graph *g, const char *name, dusk_fn fn,
+                            block *b, int nargs, dusk_node *const *args) {
+  dusk_node *n = dusk_call_named(g, name, fn, b, nargs, args);
+  return n != NULL && dusk_set_resource(n, HDF5_CLASS) == DUSK_OK ? n : NULL;
+}
+
 /*
-** Build the row sum of `in` in a new graph on `pool`: one read task per
-** block of rows_per_task rows (with --write-rows a read and a write task),
-** then the tree of adds. Returns 0, or 1 after a message; rowsum_free()
-** releases what it made either way.
+** The nodes of block b: read_block, then sum_block (or, with write,
+** row_sums and write_block). Returns the last, or NULL when one cannot be
+** made (the thread's last error says why).
+*/
+static dusk_node *block_nodes(dusk_graph *g, block *b, int write) {
+  dusk_node *rows = hdf5_call(g, "read_block", read_block, b, 0, NULL);
+  if (rows == NULL)
+    return NULL;
+  if (!write)
+    return dusk_call_named(g, "sum_block", sum_block, b, 1, &rows);
+  dusk_node *sums = dusk_call_named(g, "row_sums", row_sums, b, 1, &rows);
+  return sums == NULL ? NULL
+                      : hdf5_call(g, "write_block", write_block, b, 1, &sums);
+}
+
+/*
+** Build the row sum of `in` in a new graph on `pool`: the nodes of each
+** block of rows_per_task rows, then the tree of adds. Returns 0, or 1 after
+** a message; rowsum_free() releases what it made either way.
 */
 static int rowsum_build(rowsum *rs, const input *in, hsize_t rows_per_task,
                         int write, dusk_pool *pool) {
@@ -450,23 +504,18 @@ static int rowsum_build(rowsum *rs, const input *in, hsize_t rows_per_task,
     return 1;
   }
   dusk_graph_set_pool(rs->g, pool);
-  for (size_t i = 0; i < rs->nblocks; i++) {
+  size_t i = 0;
+  for (; i < rs->nblocks; i++) {
     block *b = &rs->blocks[i];
     b->in = in;
     b->first = (hsize_t)i * rows_per_task;
     b->count = in->rows - b->first < rows_per_task ? in->rows - b->first
                                                    : rows_per_task;
-    if (!write) {
-      level[i] = dusk_call_named(rs->g, "sum_block", sum_block, b, 0, NULL);
-    } else {
-      dusk_node *sums =
-          dusk_call_named(rs->g, "read_block", read_block, b, 0, NULL);
-      level[i] = sums == NULL ? NULL
-                              : dusk_call_named(rs->g, "write_block",
-                                                write_block, b, 1, &sums);
-    }
+    if ((level[i] = block_nodes(rs->g, b, write)) == NULL)
+      break;
   }
-  rs->total = add_tree(rs->g, level, rs->nblocks);
+  if (i == rs->nblocks) /* every block's nodes made */
+    rs->total = add_tree(rs->g, level, rs->nblocks);
   free(level);
   if (rs->total == NULL) {
     const char *why = NULL;
@@ -579,14 +628,15 @@ static int make_demo(void) {
 typedef struct options {
   hsize_t rows_per_task;
   int threads;
-  const char *dot;
+  int hdf5_limit;
+  const char *dot, *trace;
   int write_rows;
   const char *path, *name;
 } options;
 
 static const char usage[] =
-    "usage: " PROG " [--rows-per-task N] [--threads N] [--dot FILE] "
-    "[--write-rows] [FILE [DATASET]]\n";
+    "usage: " PROG " [--rows-per-task N] [--threads N] [--hdf5-limit N]\n"
+    "       [--dot FILE] [--trace FILE] [--write-rows] [FILE [DATASET]]\n";
 
 /* A whole number from lo to hi in text, else -1. */
 static long long parse_count(const char *text, long long lo, long long hi) {
@@ -598,33 +648,55 @@ static long long parse_count(const char *text, long long lo, long long hi) {
   return v;
 }
 
+/*
+** Option opt's value `text`, a whole number from lo to hi (`range` says
+** which in words), into *v. Returns 0, or EXIT_BAD_INPUT after a message.
+*/
+static int number(const char *opt, const char *text, long long lo,
+                  long long hi, const char *range, long long *v) {
+  *v = parse_count(text, lo, hi);
+  return *v >= 0 ? 0
+                 : bad_input("%s wants a whole number %s, not '%s'", opt,
+                             range, text);
+}
+
+/* Does option a take a value? */
+static int takes_value(const char *a) {
+  return strcmp(a, "--rows-per-task") == 0 || strcmp(a, "--threads") == 0 ||
+         strcmp(a, "--hdf5-limit") == 0 || strcmp(a, "--dot") == 0 ||
+         strcmp(a, "--trace") == 0;
+}
+
 /* Returns 0, EXIT_BAD_INPUT after a message, or -1 for --help. */
 static int parse_options(options *o, int argc, char **argv) {
-  *o = (options){.rows_per_task = 1, .threads = 0, .name = DEMO_DATASET};
+  *o = (options){.rows_per_task = 1, .threads = 0,
+                 .hdf5_limit = DEFAULT_LIMIT, .name = DEMO_DATASET};
   int files = 0;
+  long long v = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    int takes_value = strcmp(a, "--rows-per-task") == 0 ||
-                      strcmp(a, "--threads") == 0 || strcmp(a, "--dot") == 0;
-    if (takes_value && i + 1 >= argc)
+    if (takes_value(a) && i + 1 >= argc)
       return bad_input("%s wants a value", a);
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       fputs(usage, stdout);
       return -1;
     } else if (strcmp(a, "--rows-per-task") == 0) {
-      long long v = parse_count(argv[++i], 1, INT64_MAX);
-      if (v < 0)
-        return bad_input("--rows-per-task wants a whole number from 1 up, "
-                         "not '%s'", argv[i]);
+      if (number(a, argv[++i], 1, INT64_MAX, "from 1 up", &v) != 0)
+        return EXIT_BAD_INPUT;
       o->rows_per_task = (hsize_t)v;
     } else if (strcmp(a, "--threads") == 0) {
-      long long v = parse_count(argv[++i], 0, 1024);
-      if (v < 0)
-        return bad_input("--threads wants a whole number from 0 (one per "
-                         "core) to 1024, not '%s'", argv[i]);
+      if (number(a, argv[++i], 0, 1024, "from 0 (one per core) to 1024",
+                 &v) != 0)
+        return EXIT_BAD_INPUT;
       o->threads = (int)v;
+    } else if (strcmp(a, "--hdf5-limit") == 0) {
+      if (number(a, argv[++i], 0, INT_MAX, "from 0 (no limit) up", &v) != 0)
+        return EXIT_BAD_INPUT;
+      o->hdf5_limit = (int)v;
     } else if (strcmp(a, "--dot") == 0) {
       o->dot = argv[++i];
+    } else if (strcmp(a, "--trace") == 0) {
+      o->trace = argv[++i];
     } else if (strcmp(a, "--write-rows") == 0) {
       o->write_rows = 1;
     } else if (a[0] == '-' && a[1] != '\0' && strcmp(a, "--") != 0) {
@@ -663,6 +735,40 @@ static ssize_t open_handles(void) {
   return H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL);
 }
 
+/*
+** The limit to use: `limit`, or 1 with a note when the linked HDF5 is not
+** thread-safe (or cannot say) and `limit` would let two tasks call it at
+** once. Correctness first: such a build has no lock of its own.
+*/
+static int safe_limit(int limit) {
+  hbool_t safe = 0;
+  if (limit == 1 || (H5is_library_threadsafe(&safe) >= 0 && safe))
+    return limit;
+  fprintf(stderr, PROG ": note: this HDF5 is not thread-safe, so "
+                  "--hdf5-limit %d becomes 1\n", limit);
+  return 1;
+}
+
+/*
+** A pool of `threads` workers (0: the default count) that runs at most
+** `limit` tasks of the class "hdf5" at once (0: no limit; see
+** safe_limit()). NULL after a message.
+*/
+static dusk_pool *start_pool(int threads, int limit) {
+  dusk_pool *pool = dusk_pool_new(threads);
+  int rc = pool != NULL
+               ? dusk_pool_set_limit(pool, HDF5_CLASS, safe_limit(limit))
+               : dusk_last_error(NULL);
+  if (rc == DUSK_OK)
+    return pool;
+  const char *why = NULL;
+  dusk_last_error(&why);
+  fprintf(stderr, PROG ": cannot start the threads: %s\n",
+          why != NULL && why[0] != '\0' ? why : dusk_strerror(rc));
+  dusk_pool_free(pool);
+  return NULL;
+}
+
 /* Draw the computed graph into path: an image through dot, else DOT text. */
 static int draw(rowsum *rs, const char *path) {
   const char *dot = strrchr(path, '.');
@@ -695,21 +801,22 @@ static int draw(rowsum *rs, const char *path) {
 
 /* Print what was computed and how long it took. */
 static void report(const rowsum *rs, const input *in, const options *o,
-                   int threads, double build_s, double compute_s) {
+                   dusk_pool *pool, double build_s, double compute_s) {
   hsize_t per_task = o->rows_per_task < in->rows ? o->rows_per_task : in->rows;
   const char *up_to = in->rows % per_task != 0 ? "up to " : "";
   printf("dataset:   %s %s, %ju x %ju\n", in->path, in->name,
          (uintmax_t)in->rows, (uintmax_t)in->cols);
   printf("rows:      %ju\n", (uintmax_t)in->rows);
-  if (o->write_rows)
-    printf("tasks:     %zu (%zu read_block and %zu write_block of %s%ju "
-           "row%s, %zu add)\n", rs->tasks, rs->nblocks, rs->nblocks, up_to,
-           (uintmax_t)per_task, per_task == 1 ? "" : "s", rs->nblocks - 1);
-  else
-    printf("tasks:     %zu (%zu sum_block of %s%ju row%s, %zu add)\n",
-           rs->tasks, rs->nblocks, up_to, (uintmax_t)per_task,
-           per_task == 1 ? "" : "s", rs->nblocks - 1);
-  printf("threads:   %d\n", threads);
+  printf("tasks:     %zu (%zu each of %s of %s%ju row%s, %zu add)\n",
+         rs->tasks, rs->nblocks,
+         o->write_rows ? "read_block, row_sums, write_block"
+                       : "read_block, sum_block",
+         up_to, (uintmax_t)per_task, per_task == 1 ? "" : "s",
+         rs->nblocks - 1);
+  printf("threads:   %d\n", dusk_pool_size(pool));
+  int limit = dusk_pool_limit(pool, HDF5_CLASS);
+  printf("hdf5 limit: %d (%s)\n", limit,
+         limit == 0 ? "no limit" : "tasks that call HDF5 at once, at most");
   printf("build:     %.3f ms\n", build_s * 1e3);
   printf("compute:   %.3f ms\n", compute_s * 1e3);
   printf("per task:  %.3f us (build and compute)\n",
@@ -717,27 +824,51 @@ static void report(const rowsum *rs, const input *in, const options *o,
 }
 
 /*
+** Compute rs's total into *v, tracing it into o->trace when given; *secs
+** gets the compute's time. Returns 0, or 1 after a message.
+*/
+static int compute(rowsum *rs, const options *o, dusk_value *v,
+                   double *secs) {
+  const char *why = NULL;
+  if (o->trace != NULL && dusk_trace_start(o->trace) != DUSK_OK) {
+    dusk_last_error(&why);
+    fprintf(stderr, PROG ": %s\n", why);
+    return 1;
+  }
+  double t0 = seconds();
+  int rc = dusk_compute(rs->g, rs->total, v);
+  *secs = seconds() - t0;
+  if (rc != DUSK_OK) {
+    if (o->trace != NULL)
+      dusk_trace_stop();
+    fprintf(stderr, PROG ": %s\n", dusk_errmsg(rs->total));
+    return 1;
+  }
+  if (o->trace != NULL && dusk_trace_stop() != DUSK_OK) {
+    dusk_last_error(&why);
+    fprintf(stderr, PROG ": %s: %s\n", o->trace, why);
+    return 1;
+  }
+  return 0;
+}
+
+/*
 ** Compute the row sum built in rs, check it against the sequential read
 ** (and the stored row sums), and print the figures. Returns the exit code.
 */
 static int run(rowsum *rs, const input *in, const options *o,
-               double build_s, int threads) {
-  double t0 = seconds();
+               double build_s, dusk_pool *pool) {
   dusk_value v;
-  int rc = dusk_compute(rs->g, rs->total, &v);
-  double compute_s = seconds() - t0;
-  if (rc != DUSK_OK) {
-    fprintf(stderr, PROG ": %s\n", dusk_errmsg(rs->total));
+  double compute_s = 0;
+  if (compute(rs, o, &v, &compute_s) != 0)
     return 1;
-  }
   double *row_sums = NULL;
   if (o->write_rows &&
       (row_sums = malloc((size_t)in->rows * sizeof *row_sums)) == NULL) {
     fprintf(stderr, PROG ": out of memory for the check\n");
     return 1;
   }
-  double expect = 0;
-  t0 = seconds();
+  double expect = 0, t0 = seconds();
   int seq = sum_sequentially(in, o->rows_per_task, &expect, row_sums);
   double seq_s = seconds() - t0;
   int rows_ok =
@@ -747,11 +878,13 @@ static int run(rowsum *rs, const input *in, const options *o,
     fprintf(stderr, PROG ": the sequential read failed\n");
     return 1;
   }
-  report(rs, in, o, threads, build_s, compute_s);
+  report(rs, in, o, pool, build_s, compute_s);
   printf("total:     %.17g\n", v.f64);
   printf("check:     %s a sequential read of the same blocks (%.3f ms)\n",
          v.f64 == expect ? "ok, equal to" : "WRONG, differs from",
          seq_s * 1e3);
+  if (o->trace != NULL)
+    printf("trace:     %s\n", o->trace);
   if (o->write_rows)
     printf("row sums:  %s_rowsums %s\n", in->name,
            rows_ok ? "written and read back: ok" : "WRONG when read back");
@@ -774,8 +907,7 @@ static int rowsum_file(options *o) {
     o->path = DEMO_FILE;
   }
   input in = {.path = o->path, .name = o->name, .file = H5I_INVALID_HID,
-              .dset = H5I_INVALID_HID, .rowsums = H5I_INVALID_HID,
-              .lock = &hdf5_lock};
+              .dset = H5I_INVALID_HID, .rowsums = H5I_INVALID_HID};
   int rc = open_input(&in, o->write_rows);
   if (rc != 0)
     return rc;
@@ -787,19 +919,16 @@ static int rowsum_file(options *o) {
       snprintf(out_name, len, "%s_rowsums", in.name);
     rc = out_name != NULL ? make_rowsums(&in, out_name) : 1;
   }
-  dusk_pool *pool = rc == 0 ? dusk_pool_new(o->threads) : NULL;
-  if (rc == 0 && pool == NULL) {
-    fprintf(stderr, PROG ": cannot start the threads: %s\n",
-            dusk_strerror(dusk_last_error(NULL)));
+  dusk_pool *pool = rc == 0 ? start_pool(o->threads, o->hdf5_limit) : NULL;
+  if (rc == 0 && pool == NULL)
     rc = 1;
-  }
   rowsum rs = {0};
   if (rc == 0) {
     double t0 = seconds();
     rc = rowsum_build(&rs, &in, o->rows_per_task, o->write_rows, pool);
     double build_s = seconds() - t0;
     if (rc == 0)
-      rc = run(&rs, &in, o, build_s, dusk_pool_size(pool));
+      rc = run(&rs, &in, o, build_s, pool);
     if (rc == 0 && o->dot != NULL)
       rc = draw(&rs, o->dot);
   }

@@ -5,21 +5,25 @@
 **
 ** The dusk runs use the example's own code: this file includes
 ** examples/hdf5_rowsum.c (without its main) and builds, computes and frees
-** the example's graph with its tasks, its tree of adds and its HDF5 lock.
+** the example's graph with its tasks and its tree of adds, on a pool made
+** as the example makes its own (start_pool: the resource class "hdf5" and
+** its limit).
 **
-** Usage: bench_hdf5 [--warm] MODE FILE DATASET ROWS_PER_TASK THREADS
+** Usage: bench_hdf5 [--warm] [--hdf5-limit N] MODE FILE DATASET
+**                   ROWS_PER_TASK THREADS
 **
-**   dusk         the example's graph, HDF5 calls serialized by its mutex
-**   dusk-nolock  the same without the mutex (only to measure what the
-**                mutex costs: Debian's serial HDF5 is not promised to be
-**                thread-safe)
-**   seq          the example's sequential check: the same blocks read one
-**                after another into one buffer, summed in the same order
-**   whole        one H5Dread of the whole dataset, then the same sums
-**   --warm       run the same case once, untimed, in the same process first
+**   dusk          the example's graph
+**   seq           the example's sequential check: the same blocks read one
+**                 after another into one buffer, summed in the same order
+**   whole         one H5Dread of the whole dataset, then the same sums
+**   --warm        run the same case once, untimed, in the same process
+**                 first
+**   --hdf5-limit  dusk: at most N tasks that call HDF5 at once (0: no
+**                 limit); the example's default when not given
 **
 ** Prints one line:
 **   MODE ROWS ROWS_PER_TASK THREADS TASKS BUILD_NS COMPUTE_NS FREE_NS TOTAL
+** (MODE for dusk: dusk-limitN, the limit the pool ran with; 0 is none)
 ** where BUILD_NS and COMPUTE_NS are the graph's phases (the loops' whole
 ** time is COMPUTE_NS) and TOTAL is the answer (%.17g); a dusk total that
 ** differs from the sequential loop's is an error (exit 1).
@@ -86,16 +90,22 @@ int main(int argc, char **argv) {
   int warm = argc > 1 && strcmp(argv[1], "--warm") == 0;
   argv += warm;
   argc -= warm;
+  long long limit = DEFAULT_LIMIT;
+  if (argc > 2 && strcmp(argv[1], "--hdf5-limit") == 0) {
+    limit = parse_count(argv[2], 0, INT_MAX);
+    argv += 2;
+    argc -= 2;
+  }
   if (argc != 6) {
-    fprintf(stderr, "usage: bench_hdf5 [--warm] dusk|dusk-nolock|seq|whole "
-                    "FILE DATASET ROWS_PER_TASK THREADS\n");
+    fprintf(stderr, "usage: bench_hdf5 [--warm] [--hdf5-limit N] "
+                    "dusk|seq|whole FILE DATASET ROWS_PER_TASK THREADS\n");
     return 2;
   }
   const char *mode = argv[1];
   long long rpt = parse_count(argv[4], 1, INT64_MAX);
   long long threads = parse_count(argv[5], 0, 1024);
-  int is_dusk = strncmp(mode, "dusk", 4) == 0;
-  if (rpt < 0 || threads < 0 ||
+  int is_dusk = strcmp(mode, "dusk") == 0;
+  if (rpt < 0 || threads < 0 || limit < 0 ||
       (!is_dusk && strcmp(mode, "seq") != 0 && strcmp(mode, "whole") != 0))
     return bad_input("bad arguments; run without any for the usage");
   /* As bench/harness.c does: keep freed memory for reuse, for every mode
@@ -106,15 +116,14 @@ int main(int argc, char **argv) {
   }
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   input in = {.path = argv[2], .name = argv[3], .file = H5I_INVALID_HID,
-              .dset = H5I_INVALID_HID, .rowsums = H5I_INVALID_HID,
-              .lock = strcmp(mode, "dusk-nolock") == 0 ? NULL : &hdf5_lock};
+              .dset = H5I_INVALID_HID, .rowsums = H5I_INVALID_HID};
   int rc = open_input(&in, 0);
   if (rc != 0)
     return rc;
-  dusk_pool *pool = is_dusk ? dusk_pool_new((int)threads) : NULL;
+  dusk_pool *pool = is_dusk ? start_pool((int)threads, (int)limit) : NULL;
   if (is_dusk && pool == NULL) {
     close_input(&in);
-    return bad_input("cannot start %lld threads", threads);
+    return 1;
   }
   result r = {0};
   for (int run = warm ? 0 : 1; run < 2 && rc == 0; run++) {
@@ -131,8 +140,11 @@ int main(int argc, char **argv) {
                     "%.17g\n", mode, r.total, expect);
     rc = 1;
   }
+  char name[32]; /* dusk-limitN: the limit the pool ran with */
+  snprintf(name, sizeof name, is_dusk ? "%s-limit%d" : "%s", mode,
+           is_dusk ? dusk_pool_limit(pool, HDF5_CLASS) : 0);
   if (rc == 0)
-    printf("%s %ju %lld %d %zu %.0f %.0f %.0f %.17g\n", mode,
+    printf("%s %ju %lld %d %zu %.0f %.0f %.0f %.17g\n", name,
            (uintmax_t)in.rows, rpt, is_dusk ? dusk_pool_size(pool) : 1,
            r.tasks, r.build_s * 1e9, r.compute_s * 1e9, r.free_s * 1e9,
            r.total);
