@@ -743,6 +743,13 @@ static enum claim_result claim(dusk__run *r, dusk_node *n, int s) {
   uint8_t expect = (uint8_t)s;
   if (!atomic_compare_exchange_strong(&n->state, &expect, DUSK__CLAIMING))
     return NOT_CLAIMABLE;
+  if (s == DUSK__FAILED && atomic_load(&n->refs) != 0) {
+    /* FAILED again, but not the FAILED we checked: another compute claimed
+       and finished it in between (its readers hold refs, and its finisher
+       may still be reading it), or a link took a ref. Not ours. */
+    atomic_store(&n->state, DUSK__FAILED);
+    return NOT_CLAIMABLE;
+  }
   if (push_claimed(r, n) != 0) {
     atomic_store_explicit(&n->state, (uint8_t)s, memory_order_release);
     return CLAIM_NOMEM;
@@ -866,8 +873,12 @@ static enum link link_to(dusk__run *r, dusk_node *n, dusk_node *consumer) {
         return LINK_LOCAL;
       if (c == CLAIM_NOMEM)
         return LINK_NOMEM;
-      if (s == DUSK__FAILED && node_state(n) == DUSK__FAILED)
-        return fail_link(n); /* another compute still winds it down */
+      if (s == DUSK__FAILED && node_state(n) == DUSK__FAILED) {
+        /* Another compute still winds it down (its readers hold refs): we
+           would have run it again, so the compute is tried again soon. */
+        r->winding = true;
+        return fail_link(n);
+      }
       continue;
     }
     case DUSK__CLAIMING:
@@ -971,6 +982,7 @@ static int reserve_log(dusk__run *r) {
 static enum link link_logged(dusk__run *r, dusk_node *n, dusk_node *consumer) {
   if (reserve_log(r) != 0)
     return LINK_NOMEM;
+  r->winding = false;
   enum link k = link_to(r, n, consumer);
   if (k == LINK_HELD || k == LINK_WAIT || k == LINK_FAILED ||
       (k == LINK_LOCAL && !consumer))
@@ -1014,7 +1026,7 @@ static int walk(dusk__run *r) {
         break;
       case LINK_FAILED:
         mark_failed_by(r, dusk_errcode(a) ? dusk_errcode(a) : DUSK_ETASK, a,
-                       not_run(a));
+                       not_run(a) || r->winding);
         avail++; /* it will not be waited for */
         break;
       case LINK_NONE:
@@ -1053,11 +1065,16 @@ static void gather_ready(dusk__run *r) {
   for (size_t i = 0; i < r->norder; i++)
     if ((uintptr_t)r->order[i] & 1)
       r->order[k++] = (dusk_node *)((uintptr_t)r->order[i] & ~(uintptr_t)1);
+  /* A consumer's entries are next to one another (the walk links all its
+     arguments at once), and only its first may touch it: once its bias is
+     lifted it may run, finish and be claimed by another compute at once. */
+  dusk_node *lifted = NULL;
   for (size_t i = 0; i < r->nlog; i++) {
     link_entry *e = &r->log[i];
     dusk_node *c = e->consumer;
-    if (e->kind != LINK_WAIT || !c || !(c->deps & DEPS_WAITS))
+    if (e->kind != LINK_WAIT || !c || c == lifted)
       continue;
+    lifted = c;
     c->deps &= ~(uintptr_t)DEPS_WAITS;
     if (count_down(c)) /* k < norder: c is a claimed node not yet listed */
       r->order[k++] = c;
@@ -1089,10 +1106,12 @@ static void undo(dusk__run *r) {
     n->deps = 0;
     set_failure(n, DUSK__FAIL_STOPPED, DUSK_ENOMEM, NULL);
     atomic_fetch_or(&n->flags, DUSK__NOT_RUN);
+    atomic_fetch_add(&n->refs, 1); /* no compute claims it before we are done */
     finish(n, DUSK__FAILED, 0, false);
     if (target && (atomic_fetch_and(&n->flags, (uint16_t)~DUSK__KEEP) &
                    DUSK__KEEP))
       release(n); /* the keep it took: a failed node keeps nothing */
+    release(n);
   }
 }
 
@@ -1277,7 +1296,7 @@ static int link_targets(dusk__run *r, int n, dusk_node *const *nodes) {
                              was given up for another compute's failure */
       mark_failed_by(r, dusk_errcode(t) ? dusk_errcode(t) : DUSK_ETASK, t,
                      r->no_retry ? node_flags(t) & DUSK__GIVEN_UP
-                                 : not_run(t));
+                                 : not_run(t) || r->winding);
   }
   return 0;
 }

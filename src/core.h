@@ -55,6 +55,8 @@ typedef struct dusk__run {
   bool helper;                /* the caller is a worker of pool: it helps */
   bool async;                 /* no one waits: the last finisher settles  */
   bool no_retry;              /* failed targets are answers, not retried  */
+  bool winding;               /* the last link found a failed node that
+                                 another compute still winds down        */
   atomic_bool again;          /* the first failure was a node another
                                  compute gave up on: try the compute again */
   size_t ntotal;              /* claimed nodes, for the progress bar     */
