@@ -352,6 +352,18 @@ static bool defer_count(dusk_node *d, bool in_pool) {
   return true;
 }
 
+/* Does n, finishing in state, end as cancelled: a cancel finished it, or
+   its task stopped for one (it returned DUSK_ECANCELED)? */
+static bool ends_cancelled(const dusk_node *n, int state) {
+  if (state != DUSK__FAILED)
+    return false;
+  int how = atomic_load_explicit(&n->kind, memory_order_relaxed);
+  return how == DUSK__FAIL_CANCELLED ||
+         (how == DUSK__FAIL_OWN &&
+          atomic_load_explicit(&n->pending, memory_order_relaxed) ==
+              DUSK_ECANCELED);
+}
+
 /*
 ** n ran (or was skipped): take the refs of its ndeps dependents, publish
 ** its state, wake waiters, count down its dependents. Returns one dependent that is ready, for the caller to run
@@ -368,17 +380,24 @@ static dusk_node *finish(dusk_node *n, int state, int ndeps, bool in_pool) {
      that another compute never sees DONE with no ref on it. */
   if (ndeps)
     atomic_fetch_add_explicit(&n->refs, ndeps, memory_order_relaxed);
-  if (publish_state(n, (uint8_t)state) & DUSK__WAITERS)
+  uint16_t flags = publish_state(n, (uint8_t)state);
+  /* A cancel keeps its flag only on a node that ends cancelled: one that
+     came while the task ran (DUSK_EBUSY), or as the node was being
+     skipped, came too late unless the task stopped for it; the node is not
+     cancelled for later computes. Cleared before any reader is counted
+     down: no compute can take the node up again before. */
+  if ((flags & DUSK__CANCELLED) && !ends_cancelled(n, state))
+    atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
+  if (flags & DUSK__WAITERS)
     notify_waiters(n, failed);
   uintptr_t deps = n->deps;
   dusk_node *next = NULL;
   if (deps & DEPS_ONE) {
     dusk_node *d = (dusk_node *)(deps & ~(uintptr_t)DEPS_TAGS);
-    /* With one argument, we are its only count: no atomic needed. With
-       many, defer the count if the last one we deferred was for d too. */
-    if (d->nargs == 1)
-      next = d;
-    else if (defer_count(d, in_pool))
+    /* With many arguments, defer the count if the last one we deferred was
+       for d too. With one, count it all the same: the atomic is what orders
+       us against a dusk_cancel() that finishes d while it waits. */
+    if (d->nargs > 1 && defer_count(d, in_pool))
       ;
     else if (count_down(d))
       next = d;
@@ -601,16 +620,25 @@ void dusk__exec(void *item) {
     return;
   }
   while (n) {
-    if (node_state(n) == DUSK__FAILED) { /* cancelled while it waited */
+    if (node_state(n) == DUSK__FAILED ||
+        atomic_load_explicit(&n->pending, memory_order_acquire) >=
+            CANCEL_BIAS) { /* cancelled while it waited */
+      /* Its arguments may drain before the canceller has finished it: let
+         it (a few instructions), then only release them. */
+      while (node_state(n) != DUSK__FAILED)
+        cpu_wait();
       dusk__run *r = dusk__run_of(n);
       release_args(n);
       target_finished(r); /* the hold dusk_cancel took on its compute */
       break;
     }
-    if (atomic_load_explicit(&dusk__run_of(n)->failed, memory_order_relaxed))
-      n = skip(n);
-    else if (cancel_requested(n))
+    /* A cancel first: a node cancelled while it waited in a queue fails
+       as cancelled even when its compute has stopped meanwhile. */
+    if (cancel_requested(n))
       n = cancel_now(n);
+    else if (atomic_load_explicit(&dusk__run_of(n)->failed,
+                                  memory_order_relaxed))
+      n = skip(n);
     else
       n = run_task(n);
   }
@@ -1285,11 +1313,13 @@ int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
   if (!r)
     return dusk__set_error(DUSK_ENOMEM, "compute: out of memory");
   r->no_retry = mode & DUSK__NO_RETRY;
+  atomic_fetch_add(&g->setting_up, 1); /* before the first claim */
   rc = link_targets(r, n, nodes);
   if (!rc)
     rc = walk(r);
   if (rc) {
     undo(r);
+    atomic_fetch_sub_explicit(&g->setting_up, 1, memory_order_release);
     if (atomic_fetch_sub(&r->targets_left, 1) != 1)
       wait_run(r, 0); /* a waiter already taken by its finisher still fires */
     run_put(r);
@@ -1299,6 +1329,7 @@ int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
   atomic_store_explicit(&r->ndone, 0, memory_order_relaxed);
   r->start = atomic_load(&dusk__diag) & DUSK__DIAG_PROGRESS ? dusk__now() : 0;
   gather_ready(r);
+  atomic_fetch_sub_explicit(&g->setting_up, 1, memory_order_release);
   r->batch.done = r->cap > KEEP_ENTRIES ? give_back_order : NULL;
   r->async = async; /* before the bias goes: the last finisher reads it */
   dusk__pool_push_batch(r->pool, &r->batch, (void *const *)r->order,
@@ -1419,22 +1450,49 @@ int dusk_cancel(dusk_node *n) {
     return dusk__set_error(DUSK_EINVAL, "cancel: %s",
                            n ? "a literal is always done" : "NULL node");
   int before = node_state(n); /* running now: the answer is EBUSY */
-  atomic_fetch_or_explicit(&n->flags, DUSK__CANCELLED, memory_order_seq_cst);
+  /* Whether a cancel came before: a finished node keeps its flag then. */
+  bool again = atomic_fetch_or_explicit(&n->flags, DUSK__CANCELLED,
+                                        memory_order_seq_cst) &
+               DUSK__CANCELLED;
   heavy_barrier();
   for (;;) {
     int s = node_state(n);
     uint8_t idle = DUSK__IDLE;
+    if ((s == DUSK__IDLE || s == DUSK__CLAIMED) &&
+        !(node_flags(n) & DUSK__CANCELLED)) {
+      /* Its task was running and finished since: that finish dropped our
+         request as too late (before any reader ran, so we see the drop).
+         The node has no result again, or a new compute: ask anew. */
+      atomic_fetch_or_explicit(&n->flags, DUSK__CANCELLED,
+                               memory_order_seq_cst);
+      heavy_barrier();
+      continue;
+    }
     switch (s) {
     case DUSK__CLAIMING:
       cpu_wait();
       continue;
     case DUSK__CLAIMED: {
       /* Still waiting for arguments? Then finish it now (see CANCEL_BIAS);
-         if it became ready meanwhile, its worker will see the flag. */
+         if it became ready meanwhile, its worker will see the flag. Only
+         the cancel that adds the bias finishes it: one at the same time
+         finds the bias there and leaves the node to it. While its compute
+         is still set up (its pending count and its list of dependents are
+         being written), it is left to its worker too. Which compute that
+         is cannot be asked safely (it may end, and its record go, at any
+         moment): while any compute of the graph is being set up, the node
+         is left to its worker. */
+      if (atomic_load_explicit(&dusk__graph_of(n)->setting_up,
+                               memory_order_acquire) != 0)
+        return DUSK_OK;
       int p = atomic_load(&n->pending);
-      while (p > 0 && !atomic_compare_exchange_weak(&n->pending, &p,
-                                                     p + CANCEL_BIAS))
+      while (p > 0 && p < CANCEL_BIAS &&
+             !atomic_compare_exchange_weak(&n->pending, &p, p + CANCEL_BIAS))
         ;
+      if (p >= CANCEL_BIAS)
+        return again ? dusk__set_error(DUSK_EINVAL, "cancel: the node is "
+                                                    "cancelled already")
+                     : DUSK_OK;
       if (p > 0) {
         dusk__run *r = dusk__run_of(n);
         atomic_fetch_add(&r->targets_left, 1); /* held until it drains */
@@ -1456,11 +1514,24 @@ int dusk_cancel(dusk_node *n) {
       if (publish_state(n, DUSK__FAILED) & DUSK__WAITERS)
         notify_waiters(n, true);
       return DUSK_OK;
-    default: /* DONE or FAILED: too late, or it stopped as asked */
-      atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
-      if (before == DUSK__RUNNING)
+    default: { /* DONE or FAILED: too late, or stopped by a cancel */
+      /* Its worker may have seen our flag before we saw its state: it then
+         never ran (cancelled), or its task saw it and stopped. Either way
+         the flag stays: it keeps the node cancelled (link_to). Otherwise
+         we undo our own request only, never an earlier cancel's. */
+      int how = atomic_load_explicit(&n->kind, memory_order_relaxed);
+      bool failed = s == DUSK__FAILED;
+      bool cancelled = failed && how == DUSK__FAIL_CANCELLED;
+      bool stopped = failed && how == DUSK__FAIL_OWN &&
+                     dusk_errcode(n) == DUSK_ECANCELED;
+      if (cancelled && !again)
+        return DUSK_OK;
+      if (!again && !cancelled && !stopped)
+        atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
+      if (before == DUSK__RUNNING || (stopped && !again))
         return dusk__set_error(DUSK_EBUSY, "cancel: the task was running");
       return dusk__set_error(DUSK_EINVAL, "cancel: the node has finished");
+    }
     }
   }
 }
