@@ -158,11 +158,17 @@ static void release_args(dusk_node *n) {
 /* ------------------------------------------------------------ run state */
 
 /* The first failure wins; its cause is published before the flag, so that
-   whoever sees the compute failed also sees which node failed. */
+   whoever sees the compute failed also sees which node failed. A later one
+   waits until the flag is out (a few instructions): its caller goes on to
+   count down dependents, and one of them must not run because the flag was
+   not yet there to stop it. */
 static void mark_failed(dusk__run *r, int code, dusk_node *cause) {
   dusk_node *none = NULL;
   if (atomic_compare_exchange_strong(&r->cause, &none, cause))
     atomic_store(&r->failed, code);
+  else
+    while (atomic_load(&r->failed) == 0)
+      cpu_wait();
 }
 
 static void settle_async(dusk__run *r);
@@ -676,12 +682,24 @@ enum claim_result { CLAIMED_NOW, NOT_CLAIMABLE, CLAIM_NOMEM };
 /* Claim n for r if it has no result and no compute: IDLE, or FAILED with no
    reader left (a failure is retried by the next compute that needs it). */
 static enum claim_result claim(dusk__run *r, dusk_node *n, int s) {
-  if (s == DUSK__FAILED &&
-      atomic_load_explicit(&n->refs, memory_order_acquire) != 0)
-    return NOT_CLAIMABLE;
   uint8_t expect = (uint8_t)s;
-  if (!atomic_compare_exchange_strong(&n->state, &expect, DUSK__CLAIMING))
+  if (s == DUSK__FAILED) {
+    /* A failure is retried only when no one holds a ref on it: checked
+       and claimed under the graph lock, under which fail_link() takes its
+       refs, so that no ref is ever taken on a node being taken up again. */
+    dusk_graph *g = r->g;
+    pthread_mutex_lock(&g->lock);
+    /* Acquire: the last reader's release of its ref comes before us. */
+    bool mine = atomic_load_explicit(&n->refs, memory_order_acquire) == 0 &&
+                atomic_compare_exchange_strong(&n->state, &expect,
+                                               DUSK__CLAIMING);
+    pthread_mutex_unlock(&g->lock);
+    if (!mine)
+      return NOT_CLAIMABLE;
+  } else if (!atomic_compare_exchange_strong(&n->state, &expect,
+                                             DUSK__CLAIMING)) {
     return NOT_CLAIMABLE;
+  }
   if (push_claimed(r, n) != 0) {
     atomic_store_explicit(&n->state, (uint8_t)s, memory_order_release);
     return CLAIM_NOMEM;
@@ -775,11 +793,22 @@ static bool remove_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer) {
 enum link { LINK_NONE, LINK_LOCAL, LINK_HELD, LINK_WAIT, LINK_FAILED,
             LINK_NOMEM };
 
-/* A failed node that is not rerun: its consumer releases its arguments
-   when it is skipped, so a ref is taken here as for any other link. */
-static enum link fail_link(dusk_node *n) {
-  atomic_fetch_add(&n->refs, 1);
-  return LINK_FAILED;
+/*
+** A failed node that is not rerun: its consumer releases its arguments
+** when it is skipped, so a ref is taken here as for any other link. The ref
+** also keeps it failed, its code readable: a compute retries a failed node
+** only when no one holds a ref (claim), and both decide under the graph
+** lock. False when it was taken up again meanwhile: look again.
+*/
+static bool fail_link(dusk_node *n) {
+  dusk_graph *g = dusk__graph_of(n);
+  pthread_mutex_lock(&g->lock);
+  bool failed = atomic_load_explicit(&n->state, memory_order_relaxed) ==
+                DUSK__FAILED;
+  if (failed)
+    atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);
+  pthread_mutex_unlock(&g->lock);
+  return failed;
 }
 
 /*
@@ -794,17 +823,17 @@ static enum link link_to(dusk__run *r, dusk_node *n, dusk_node *consumer) {
     switch (s) {
     case DUSK__IDLE:
     case DUSK__FAILED: {
-      if (s == DUSK__FAILED && (node_flags(n) & DUSK__CANCELLED))
-        return fail_link(n); /* cancelled stays cancelled */
-      if (s == DUSK__FAILED && !consumer && r->no_retry)
-        return fail_link(n); /* a wait: its failure is the answer */
-      enum claim_result c = claim(r, n, s);
+      /* Cancelled stays cancelled; a wait takes a failure as its answer. */
+      bool keep = s == DUSK__FAILED && ((node_flags(n) & DUSK__CANCELLED) ||
+                                        (!consumer && r->no_retry));
+      enum claim_result c = keep ? NOT_CLAIMABLE : claim(r, n, s);
       if (c == CLAIMED_NOW)
         return LINK_LOCAL;
       if (c == CLAIM_NOMEM)
         return LINK_NOMEM;
-      if (s == DUSK__FAILED && node_state(n) == DUSK__FAILED)
-        return fail_link(n); /* another compute still winds it down */
+      /* Failed and not ours to rerun (or another compute winds it down). */
+      if (s == DUSK__FAILED && node_state(n) == DUSK__FAILED && fail_link(n))
+        return LINK_FAILED;
       continue;
     }
     case DUSK__CLAIMING:
@@ -949,10 +978,12 @@ static int walk(dusk__run *r) {
       case LINK_WAIT:
         c->deps |= DEPS_WAITS;
         break;
-      case LINK_FAILED:
-        mark_failed(r, dusk_errcode(a) ? dusk_errcode(a) : DUSK_ETASK, a);
+      case LINK_FAILED: {
+        int code = dusk_errcode(a);
+        mark_failed(r, code ? code : DUSK_ETASK, a);
         avail++; /* it will not be waited for */
         break;
+      }
       case LINK_NONE:
       case LINK_HELD:
         avail++;
@@ -1207,8 +1238,10 @@ static int link_targets(dusk__run *r, int n, dusk_node *const *nodes) {
       atomic_fetch_add(&t->refs, 1); /* the keep */
     } else if (k != LINK_WAIT)
       atomic_fetch_sub(&r->targets_left, 1);
-    if (k == LINK_FAILED)
-      mark_failed(r, dusk_errcode(t) ? dusk_errcode(t) : DUSK_ETASK, t);
+    if (k == LINK_FAILED) {
+      int code = dusk_errcode(t);
+      mark_failed(r, code ? code : DUSK_ETASK, t);
+    }
   }
   return 0;
 }

@@ -78,8 +78,12 @@ static int wait_until(dusk_node *n, dusk_value *out, int64_t deadline) {
     *out = (dusk_value){.kind = DUSK_NONE};
   if (!n)
     return dusk__set_error(DUSK_EINVAL, "wait: NULL node");
-  if (state_of(n) == DUSK__FAILED) /* finished: its failure is the answer */
-    return dusk_errcode(n);
+  if (state_of(n) == DUSK__FAILED) { /* finished: its failure is the answer */
+    int code = dusk_errcode(n);
+    if (code != DUSK_OK)
+      return code;
+    /* Taken up again by another compute since: wait for that one. */
+  }
   return dusk__compute(dusk_node_graph(n), 1, &n, out, deadline,
                        DUSK__NO_RETRY);
 }
