@@ -1020,12 +1020,26 @@ static void gather_ready(dusk__run *r) {
   for (size_t i = 0; i < r->norder; i++)
     if ((uintptr_t)r->order[i] & 1)
       r->order[k++] = (dusk_node *)((uintptr_t)r->order[i] & ~(uintptr_t)1);
+  /* A node that waits on several nodes of other computes has an entry for
+     each. Take each one's flag first, marking the entry that took it (in
+     its consumer pointer; nodes are aligned): while a bias is left, no one
+     can make the node ready, so it is still ours to read. Only then count
+     down, once each: from the first count on, a node may run, finish, and
+     be taken up by another compute, and must not be read again. */
   for (size_t i = 0; i < r->nlog; i++) {
     link_entry *e = &r->log[i];
     dusk_node *c = e->consumer;
     if (e->kind != LINK_WAIT || !c || !(c->deps & DEPS_WAITS))
       continue;
     c->deps &= ~(uintptr_t)DEPS_WAITS;
+    e->consumer = (dusk_node *)((uintptr_t)c | 1);
+  }
+  for (size_t i = 0; i < r->nlog; i++) {
+    link_entry *e = &r->log[i];
+    if (!((uintptr_t)e->consumer & 1))
+      continue;
+    dusk_node *c = (dusk_node *)((uintptr_t)e->consumer & ~(uintptr_t)1);
+    e->consumer = c;
     if (count_down(c)) /* k < norder: c is a claimed node not yet listed */
       r->order[k++] = c;
   }
