@@ -1118,6 +1118,54 @@ START_TEST(test_wait_any_many_waiters) {
 }
 END_TEST
 
+/* A thread that waits for any of one node, without a time limit. */
+typedef struct any1 {
+  dusk_node *n;
+  atomic_int waiting;
+  int rc;
+} any1;
+
+static void *any1_main(void *arg) {
+  any1 *a = arg;
+  atomic_store(&a->waiting, 1);
+  a->rc = dusk_wait_any(&a->n, 1, -1);
+  return NULL;
+}
+
+/*
+** Without a time limit, wait_any never times out: not even when the node
+** that woke it is taken up again before it looks. Here it waits for an
+** intermediate whose consumer reads it, and frees it, at once; wait_any
+** then starts it anew. (It used to answer DUSK_ETIMEDOUT "none finished in
+** -1 ms".)
+*/
+START_TEST(test_wait_any_node_freed_before_it_looks) {
+  dusk_pool *p = new_pool(1);
+  int reps = (int)tu_scaled(20, 5);
+  for (int rep = 0; rep < reps; rep++) {
+    dusk_graph *g = new_graph(p);
+    gate ga = {.value = 1};
+    dusk_node *a = dusk_call(g, t_gate, &ga, 0, NULL);
+    dusk_node *b = dusk_call(g, t_count, NULL, 1, &a);
+    ck_assert_int_eq(dusk_start(g, 1, &b), DUSK_OK);
+    ck_assert(gate_started(&ga));
+    any1 w = {.n = a};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, any1_main, &w), 0);
+    ck_assert(tu_wait_flag(&w.waiting, GATE_MS));
+    tu_sleep_ms(5); /* let it wait */
+    gate_open(&ga);
+    pthread_join(th, NULL);
+    ck_assert_msg(w.rc == 0, "rep %d: wait_any gave %d", rep, w.rc);
+    ck_assert_int_eq(dusk_wait(b), DUSK_OK);
+    ck_assert_int_eq(dusk_wait(a), DUSK_OK);
+    assert_gates_ok(&ga, 1);
+    dusk_graph_free(g);
+  }
+  dusk_pool_free(p);
+}
+END_TEST
+
 /* ====================================================== callbacks */
 
 START_TEST(test_callbacks_before_completion) {
@@ -2477,6 +2525,7 @@ static Suite *future_suite(void) {
   tcase_add_test(tc, test_wait_any_lowest_and_starts);
   tcase_add_test(tc, test_wait_any_bad_args);
   tcase_add_test(tc, test_wait_any_many_waiters);
+  tcase_add_test(tc, test_wait_any_node_freed_before_it_looks);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("callbacks");
