@@ -140,6 +140,7 @@ struct dusk_graph {
   atomic_int nblocks;     /* shared argument blocks (a hint: any thread)   */
   atomic_bool boxes;      /* a value was ever boxed (owns memory)          */
   atomic_int active;      /* computes not yet settled (futures included)  */
+  atomic_int setting_up;  /* computes still claiming and wiring (compute.c) */
   char *slab_cur, *slab_end; /* the slab chunks are carved from           */
   struct dusk__fname *fnames;  /* fn -> name for dusk_call_named (uthash) */
   struct dusk__nname *nnames;  /* node -> name of its own (uthash)         */

@@ -515,9 +515,14 @@ DUSK_API int dusk_on_done(dusk_node *n, dusk_done_fn cb, void *udata);
 /*
 ** Cancel n. A node that has not started will never run: it fails with
 ** DUSK_ECANCELED, its dependents fail naming it, and it stays cancelled for
-** later computes. Returns DUSK_OK (it will not run), DUSK_EBUSY (its task is
-** running: it goes on, and can stop early by checking
-** dusk_task_cancelled()), DUSK_EINVAL (NULL, a literal, or already finished).
+** later computes; cancelling it again changes nothing. Returns DUSK_OK (it
+** will not run), DUSK_EBUSY (its task is running: it goes on, and can stop
+** early by checking dusk_task_cancelled(); if it then fails with
+** DUSK_ECANCELED the node stays cancelled, if it succeeds the cancel came
+** too late and is dropped; when the cancel meets the task's start, its
+** worker may also stop it before it runs), DUSK_EINVAL (NULL, a literal, or
+** already finished, also when cancelled before). Two cancels of one node at
+** once may both return DUSK_OK.
 */
 DUSK_API int dusk_cancel(dusk_node *n);
 

@@ -160,11 +160,17 @@ static void release_args(dusk_node *n) {
 /* ------------------------------------------------------------ run state */
 
 /* The first failure wins; its cause is published before the flag, so that
-   whoever sees the compute failed also sees which node failed. */
+   whoever sees the compute failed also sees which node failed. A later one
+   waits until the flag is out (a few instructions): its caller goes on to
+   count down dependents, and one of them must not run because the flag was
+   not yet there to stop it. */
 static void mark_failed(dusk__run *r, int code, dusk_node *cause) {
   dusk_node *none = NULL;
   if (atomic_compare_exchange_strong(&r->cause, &none, cause))
     atomic_store(&r->failed, code);
+  else
+    while (atomic_load(&r->failed) == 0)
+      cpu_wait();
 }
 
 /*
@@ -378,6 +384,18 @@ static bool defer_count(dusk_node *d, bool in_pool) {
   return true;
 }
 
+/* Does n, finishing in state, end as cancelled: a cancel finished it, or
+   its task stopped for one (it returned DUSK_ECANCELED)? */
+static bool ends_cancelled(const dusk_node *n, int state) {
+  if (state != DUSK__FAILED)
+    return false;
+  int how = atomic_load_explicit(&n->kind, memory_order_relaxed);
+  return how == DUSK__FAIL_CANCELLED ||
+         (how == DUSK__FAIL_OWN &&
+          atomic_load_explicit(&n->pending, memory_order_relaxed) ==
+              DUSK_ECANCELED);
+}
+
 /*
 ** n ran (or was skipped): take the refs of its ndeps dependents, publish
 ** its state, wake waiters, count down its dependents. Returns one dependent that is ready, for the caller to run
@@ -396,17 +414,24 @@ static dusk_node *finish(dusk_node *n, int state, int ndeps, bool in_pool) {
      that another compute never sees DONE with no ref on it. */
   if (ndeps)
     atomic_fetch_add_explicit(&n->refs, ndeps, memory_order_relaxed);
-  if (publish_state(n, (uint8_t)state) & DUSK__WAITERS)
+  uint16_t flags = publish_state(n, (uint8_t)state);
+  /* A cancel keeps its flag only on a node that ends cancelled: one that
+     came while the task ran (DUSK_EBUSY), or as the node was being
+     skipped, came too late unless the task stopped for it; the node is not
+     cancelled for later computes. Cleared before any reader is counted
+     down: no compute can take the node up again before. */
+  if ((flags & DUSK__CANCELLED) && !ends_cancelled(n, state))
+    atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
+  if (flags & DUSK__WAITERS)
     notify_waiters(n, failed);
   uintptr_t deps = n->deps;
   dusk_node *next = NULL;
   if (deps & DEPS_ONE) {
     dusk_node *d = (dusk_node *)(deps & ~(uintptr_t)DEPS_TAGS);
-    /* With one argument, we are its only count: no atomic needed. With
-       many, defer the count if the last one we deferred was for d too. */
-    if (d->nargs == 1)
-      next = d;
-    else if (defer_count(d, in_pool))
+    /* With many arguments, defer the count if the last one we deferred was
+       for d too. With one, count it all the same: the atomic is what orders
+       us against a dusk_cancel() that finishes d while it waits. */
+    if (d->nargs > 1 && defer_count(d, in_pool))
       ;
     else if (count_down(d))
       next = d;
@@ -675,6 +700,10 @@ static dusk_node *pass_slot(dusk__limit *l, dusk_node *next,
   return w;
 }
 
+static bool run_failed(dusk_node *n) {
+  return atomic_load_explicit(&dusk__run_of(n)->failed, memory_order_relaxed);
+}
+
 void dusk__exec(void *item) {
   dusk_node *n = item;
   if (!n) { /* the worker ran dry */
@@ -685,18 +714,25 @@ void dusk__exec(void *item) {
   while (n) {
     dusk__limit *l = held;
     held = NULL;
-    if (node_state(n) == DUSK__FAILED) { /* cancelled while it waited */
+    if (node_state(n) == DUSK__FAILED ||
+        atomic_load_explicit(&n->pending, memory_order_acquire) >=
+            CANCEL_BIAS) { /* cancelled while it waited */
+      /* Its arguments may drain before the canceller has finished it: let
+         it (a few instructions), then only release them. */
+      while (node_state(n) != DUSK__FAILED)
+        cpu_wait();
       dusk__run *r = dusk__run_of(n);
       release_args(n);
       target_finished(r); /* the hold dusk_cancel took on its compute */
       n = NULL;
-    } else if (atomic_load_explicit(&dusk__run_of(n)->failed,
-                                    memory_order_relaxed)) {
-      n = skip(n);
-    } else if (!l && (l = limit_of(n)) && !enter(l, &n)) {
+    } else if (!l && !run_failed(n) && (l = limit_of(n)) && !enter(l, &n)) {
       l = NULL; /* parked, or failed: it holds no slot */
     } else if (cancel_requested(n)) {
+      /* A cancel first: a node cancelled while it waited in a queue fails
+         as cancelled even when its compute has stopped meanwhile. */
       n = cancel_now(n);
+    } else if (run_failed(n)) {
+      n = skip(n);
     } else {
       n = run_task(n);
     }
@@ -737,17 +773,30 @@ enum claim_result { CLAIMED_NOW, NOT_CLAIMABLE, CLAIM_NOMEM };
 /* Claim n for r if it has no result and no compute: IDLE, or FAILED with no
    reader left (a failure is retried by the next compute that needs it). */
 static enum claim_result claim(dusk__run *r, dusk_node *n, int s) {
-  if (s == DUSK__FAILED &&
-      atomic_load_explicit(&n->refs, memory_order_acquire) != 0)
-    return NOT_CLAIMABLE;
   uint8_t expect = (uint8_t)s;
-  if (!atomic_compare_exchange_strong(&n->state, &expect, DUSK__CLAIMING))
-    return NOT_CLAIMABLE;
-  if (s == DUSK__FAILED && atomic_load(&n->refs) != 0) {
-    /* FAILED again, but not the FAILED we checked: another compute claimed
-       and finished it in between (its readers hold refs, and its finisher
-       may still be reading it), or a link took a ref. Not ours. */
-    atomic_store(&n->state, DUSK__FAILED);
+  if (s == DUSK__FAILED) {
+    /* A failure is retried only when no one holds a ref on it: checked
+       and claimed under the graph lock, under which fail_link() takes its
+       refs, so that no ref is ever taken on a node being taken up again. */
+    dusk_graph *g = r->g;
+    pthread_mutex_lock(&g->lock);
+    /* Acquire: the last reader's release of its ref comes before us. */
+    bool mine = atomic_load_explicit(&n->refs, memory_order_acquire) == 0 &&
+                atomic_compare_exchange_strong(&n->state, &expect,
+                                               DUSK__CLAIMING);
+    /* The refs we read may be older than the FAILED we claimed: another
+       compute may have claimed it before we took the lock and finished it
+       since (its readers hold refs, its finisher may still read it).
+       Having read that FAILED, we see its refs now: if any, not ours. */
+    if (mine && atomic_load(&n->refs) != 0) {
+      atomic_store(&n->state, DUSK__FAILED);
+      mine = false;
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (!mine)
+      return NOT_CLAIMABLE;
+  } else if (!atomic_compare_exchange_strong(&n->state, &expect,
+                                             DUSK__CLAIMING)) {
     return NOT_CLAIMABLE;
   }
   if (push_claimed(r, n) != 0) {
@@ -844,11 +893,22 @@ static bool remove_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer) {
 enum link { LINK_NONE, LINK_LOCAL, LINK_HELD, LINK_WAIT, LINK_FAILED,
             LINK_NOMEM };
 
-/* A failed node that is not rerun: its consumer releases its arguments
-   when it is skipped, so a ref is taken here as for any other link. */
-static enum link fail_link(dusk_node *n) {
-  atomic_fetch_add(&n->refs, 1);
-  return LINK_FAILED;
+/*
+** A failed node that is not rerun: its consumer releases its arguments
+** when it is skipped, so a ref is taken here as for any other link. The ref
+** also keeps it failed, its code readable: a compute retries a failed node
+** only when no one holds a ref (claim), and both decide under the graph
+** lock. False when it was taken up again meanwhile: look again.
+*/
+static bool fail_link(dusk_node *n) {
+  dusk_graph *g = dusk__graph_of(n);
+  pthread_mutex_lock(&g->lock);
+  bool failed = atomic_load_explicit(&n->state, memory_order_relaxed) ==
+                DUSK__FAILED;
+  if (failed)
+    atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);
+  pthread_mutex_unlock(&g->lock);
+  return failed;
 }
 
 /*
@@ -863,21 +923,23 @@ static enum link link_to(dusk__run *r, dusk_node *n, dusk_node *consumer) {
     switch (s) {
     case DUSK__IDLE:
     case DUSK__FAILED: {
-      if (s == DUSK__FAILED && (node_flags(n) & DUSK__CANCELLED))
-        return fail_link(n); /* cancelled stays cancelled */
-      if (s == DUSK__FAILED && !consumer && r->no_retry &&
-          !(node_flags(n) & DUSK__GIVEN_UP))
-        return fail_link(n); /* a wait: its failure is the answer */
-      enum claim_result c = claim(r, n, s);
+      /* Cancelled stays cancelled; a wait takes a failure as its answer,
+         unless the node was given up for another compute's failure. */
+      bool keep = s == DUSK__FAILED &&
+                  ((node_flags(n) & DUSK__CANCELLED) ||
+                   (!consumer && r->no_retry &&
+                    !(node_flags(n) & DUSK__GIVEN_UP)));
+      enum claim_result c = keep ? NOT_CLAIMABLE : claim(r, n, s);
       if (c == CLAIMED_NOW)
         return LINK_LOCAL;
       if (c == CLAIM_NOMEM)
         return LINK_NOMEM;
-      if (s == DUSK__FAILED && node_state(n) == DUSK__FAILED) {
-        /* Another compute still winds it down (its readers hold refs): we
-           would have run it again, so the compute is tried again soon. */
-        r->winding = true;
-        return fail_link(n);
+      /* Failed and not ours to rerun, or another compute still winds it
+         down (its readers hold refs): then we would have run it again, so
+         the compute is tried again soon. */
+      if (s == DUSK__FAILED && node_state(n) == DUSK__FAILED && fail_link(n)) {
+        r->winding = !keep;
+        return LINK_FAILED;
       }
       continue;
     }
@@ -1024,11 +1086,13 @@ static int walk(dusk__run *r) {
       case LINK_WAIT:
         c->deps |= DEPS_WAITS;
         break;
-      case LINK_FAILED:
-        mark_failed_by(r, dusk_errcode(a) ? dusk_errcode(a) : DUSK_ETASK, a,
+      case LINK_FAILED: {
+        int code = dusk_errcode(a);
+        mark_failed_by(r, code ? code : DUSK_ETASK, a,
                        not_run(a) || r->winding);
         avail++; /* it will not be waited for */
         break;
+      }
       case LINK_NONE:
       case LINK_HELD:
         avail++;
@@ -1065,17 +1129,26 @@ static void gather_ready(dusk__run *r) {
   for (size_t i = 0; i < r->norder; i++)
     if ((uintptr_t)r->order[i] & 1)
       r->order[k++] = (dusk_node *)((uintptr_t)r->order[i] & ~(uintptr_t)1);
-  /* A consumer's entries are next to one another (the walk links all its
-     arguments at once), and only its first may touch it: once its bias is
-     lifted it may run, finish and be claimed by another compute at once. */
-  dusk_node *lifted = NULL;
+  /* A node that waits on several nodes of other computes has an entry for
+     each. Take each one's flag first, marking the entry that took it (in
+     its consumer pointer; nodes are aligned): while a bias is left, no one
+     can make the node ready, so it is still ours to read. Only then count
+     down, once each: from the first count on, a node may run, finish, and
+     be taken up by another compute, and must not be read again. */
   for (size_t i = 0; i < r->nlog; i++) {
     link_entry *e = &r->log[i];
     dusk_node *c = e->consumer;
-    if (e->kind != LINK_WAIT || !c || c == lifted)
+    if (e->kind != LINK_WAIT || !c || !(c->deps & DEPS_WAITS))
       continue;
-    lifted = c;
     c->deps &= ~(uintptr_t)DEPS_WAITS;
+    e->consumer = (dusk_node *)((uintptr_t)c | 1);
+  }
+  for (size_t i = 0; i < r->nlog; i++) {
+    link_entry *e = &r->log[i];
+    if (!((uintptr_t)e->consumer & 1))
+      continue;
+    dusk_node *c = (dusk_node *)((uintptr_t)e->consumer & ~(uintptr_t)1);
+    e->consumer = c;
     if (count_down(c)) /* k < norder: c is a claimed node not yet listed */
       r->order[k++] = c;
   }
@@ -1292,11 +1365,13 @@ static int link_targets(dusk__run *r, int n, dusk_node *const *nodes) {
       atomic_fetch_add(&t->refs, 1); /* the keep */
     } else if (k != LINK_WAIT)
       atomic_fetch_sub(&r->targets_left, 1);
-    if (k == LINK_FAILED) /* a wait takes a failure as it is, unless it
-                             was given up for another compute's failure */
-      mark_failed_by(r, dusk_errcode(t) ? dusk_errcode(t) : DUSK_ETASK, t,
+    if (k == LINK_FAILED) { /* a wait takes a failure as it is, unless it
+                               was given up for another compute's failure */
+      int code = dusk_errcode(t);
+      mark_failed_by(r, code ? code : DUSK_ETASK, t,
                      r->no_retry ? node_flags(t) & DUSK__GIVEN_UP
                                  : not_run(t) || r->winding);
+    }
   }
   return 0;
 }
@@ -1401,11 +1476,13 @@ static int compute_once(dusk_graph *g, int n, dusk_node *const *nodes,
     return dusk__set_error(DUSK_ENOMEM, "compute: out of memory");
   dusk__stats_begin(r);
   r->no_retry = mode & DUSK__NO_RETRY;
+  atomic_fetch_add(&g->setting_up, 1); /* before the first claim */
   rc = link_targets(r, n, nodes);
   if (!rc)
     rc = walk(r);
   if (rc) {
     undo(r);
+    atomic_fetch_sub_explicit(&g->setting_up, 1, memory_order_release);
     if (atomic_fetch_sub(&r->targets_left, 1) != 1)
       wait_run(r, 0); /* a waiter already taken by its finisher still fires */
     run_put(r);
@@ -1415,6 +1492,7 @@ static int compute_once(dusk_graph *g, int n, dusk_node *const *nodes,
   atomic_store_explicit(&r->ndone, 0, memory_order_relaxed);
   r->start = DUSK__DIAG_ON() & DUSK__DIAG_PROGRESS ? dusk__now() : 0;
   gather_ready(r);
+  atomic_fetch_sub_explicit(&g->setting_up, 1, memory_order_release);
   r->batch.done = r->cap > KEEP_ENTRIES ? give_back_order : NULL;
   r->async = async; /* before the bias goes: the last finisher reads it */
   dusk__stats_ready(r);
@@ -1588,22 +1666,49 @@ int dusk_cancel(dusk_node *n) {
     return dusk__set_error(DUSK_EINVAL, "cancel: %s",
                            n ? "a literal is always done" : "NULL node");
   int before = node_state(n); /* running now: the answer is EBUSY */
-  atomic_fetch_or_explicit(&n->flags, DUSK__CANCELLED, memory_order_seq_cst);
+  /* Whether a cancel came before: a finished node keeps its flag then. */
+  bool again = atomic_fetch_or_explicit(&n->flags, DUSK__CANCELLED,
+                                        memory_order_seq_cst) &
+               DUSK__CANCELLED;
   heavy_barrier();
   for (;;) {
     int s = node_state(n);
     uint8_t idle = DUSK__IDLE;
+    if ((s == DUSK__IDLE || s == DUSK__CLAIMED) &&
+        !(node_flags(n) & DUSK__CANCELLED)) {
+      /* Its task was running and finished since: that finish dropped our
+         request as too late (before any reader ran, so we see the drop).
+         The node has no result again, or a new compute: ask anew. */
+      atomic_fetch_or_explicit(&n->flags, DUSK__CANCELLED,
+                               memory_order_seq_cst);
+      heavy_barrier();
+      continue;
+    }
     switch (s) {
     case DUSK__CLAIMING:
       cpu_wait();
       continue;
     case DUSK__CLAIMED: {
       /* Still waiting for arguments? Then finish it now (see CANCEL_BIAS);
-         if it became ready meanwhile, its worker will see the flag. */
+         if it became ready meanwhile, its worker will see the flag. Only
+         the cancel that adds the bias finishes it: one at the same time
+         finds the bias there and leaves the node to it. While its compute
+         is still set up (its pending count and its list of dependents are
+         being written), it is left to its worker too. Which compute that
+         is cannot be asked safely (it may end, and its record go, at any
+         moment): while any compute of the graph is being set up, the node
+         is left to its worker. */
+      if (atomic_load_explicit(&dusk__graph_of(n)->setting_up,
+                               memory_order_acquire) != 0)
+        return DUSK_OK;
       int p = atomic_load(&n->pending);
-      while (p > 0 && !atomic_compare_exchange_weak(&n->pending, &p,
-                                                     p + CANCEL_BIAS))
+      while (p > 0 && p < CANCEL_BIAS &&
+             !atomic_compare_exchange_weak(&n->pending, &p, p + CANCEL_BIAS))
         ;
+      if (p >= CANCEL_BIAS)
+        return again ? dusk__set_error(DUSK_EINVAL, "cancel: the node is "
+                                                    "cancelled already")
+                     : DUSK_OK;
       if (p > 0) {
         dusk__run *r = dusk__run_of(n);
         atomic_fetch_add(&r->targets_left, 1); /* held until it drains */
@@ -1625,11 +1730,24 @@ int dusk_cancel(dusk_node *n) {
       if (publish_state(n, DUSK__FAILED) & DUSK__WAITERS)
         notify_waiters(n, true);
       return DUSK_OK;
-    default: /* DONE or FAILED: too late, or it stopped as asked */
-      atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
-      if (before == DUSK__RUNNING)
+    default: { /* DONE or FAILED: too late, or stopped by a cancel */
+      /* Its worker may have seen our flag before we saw its state: it then
+         never ran (cancelled), or its task saw it and stopped. Either way
+         the flag stays: it keeps the node cancelled (link_to). Otherwise
+         we undo our own request only, never an earlier cancel's. */
+      int how = atomic_load_explicit(&n->kind, memory_order_relaxed);
+      bool failed = s == DUSK__FAILED;
+      bool cancelled = failed && how == DUSK__FAIL_CANCELLED;
+      bool stopped = failed && how == DUSK__FAIL_OWN &&
+                     dusk_errcode(n) == DUSK_ECANCELED;
+      if (cancelled && !again)
+        return DUSK_OK;
+      if (!again && !cancelled && !stopped)
+        atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
+      if (before == DUSK__RUNNING || (stopped && !again))
         return dusk__set_error(DUSK_EBUSY, "cancel: the task was running");
       return dusk__set_error(DUSK_EINVAL, "cancel: the node has finished");
+    }
     }
   }
 }

@@ -198,12 +198,20 @@ const char *dusk_errmsg(const dusk_node *n) {
   return msg ? msg : "not run (no memory for the message)";
 }
 
+/*
+** The code lives in the node's pending count while it is FAILED; a compute
+** that takes the node up again (a retry) reuses that count. So the code is
+** read between two looks at the state: if the node left FAILED meanwhile,
+** it did not fail in its last compute (yet): DUSK_OK.
+*/
 int dusk_errcode(const dusk_node *n) {
   if (!n || node_state(n) != DUSK__FAILED)
     return DUSK_OK;
-  if (kind_of(n) == DUSK__FAIL_CANCELLED)
-    return DUSK_ECANCELED;
-  return atomic_load_explicit(&n->pending, memory_order_relaxed);
+  int code = kind_of(n) == DUSK__FAIL_CANCELLED
+                 ? DUSK_ECANCELED
+                 : atomic_load_explicit(&n->pending, memory_order_acquire);
+  atomic_thread_fence(memory_order_acquire); /* the reads before the look */
+  return node_state(n) == DUSK__FAILED ? code : DUSK_OK;
 }
 
 

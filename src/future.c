@@ -78,8 +78,12 @@ static int wait_until(dusk_node *n, dusk_value *out, int64_t deadline) {
     *out = (dusk_value){.kind = DUSK_NONE};
   if (!n)
     return dusk__set_error(DUSK_EINVAL, "wait: NULL node");
-  if (state_of(n) == DUSK__FAILED) /* finished: its failure is the answer */
-    return dusk_errcode(n);
+  if (state_of(n) == DUSK__FAILED) { /* finished: its failure is the answer */
+    int code = dusk_errcode(n);
+    if (code != DUSK_OK)
+      return code;
+    /* Taken up again by another compute since: wait for that one. */
+  }
   return dusk__compute(dusk_node_graph(n), 1, &n, out, deadline,
                        DUSK__NO_RETRY);
 }
@@ -179,17 +183,12 @@ static int first_ready(dusk_node *const *nodes, int count) {
   return -1;
 }
 
-int dusk_wait_any(dusk_node *const *nodes, int count, long timeout_ms) {
-  if (!nodes || count < 1)
-    return dusk__set_error(DUSK_EINVAL, "wait_any: %d nodes at %p", count,
-                           (const void *)nodes);
-  for (int i = 0; i < count; i++)
-    if (!nodes[i])
-      return dusk__set_error(DUSK_EINVAL, "wait_any: node %d is NULL", i);
-  int64_t deadline = deadline_after(timeout_ms);
-  int i = first_ready(nodes, count);
-  if (i >= 0)
-    return i;
+/*
+** One round of wait_any: start what no compute runs yet, register a
+** callback on every node, and wait until one fires or the deadline passes.
+** DUSK_OK, or the error of a start or DUSK_ENOMEM.
+*/
+static int wait_round(dusk_node *const *nodes, int count, int64_t deadline) {
   for (int k = 0; k < count; k++) /* start what no compute runs yet */
     if (state_of(nodes[k]) == DUSK__IDLE) {
       int rc = dusk_start(dusk_node_graph(nodes[k]), 1, &nodes[k]);
@@ -212,10 +211,31 @@ int dusk_wait_any(dusk_node *const *nodes, int count, long timeout_ms) {
   }
   event_wait(e, deadline);
   event_drop(e);
-  i = first_ready(nodes, count);
-  return i >= 0 ? i
-                : dusk__set_error(DUSK_ETIMEDOUT, "wait_any: none finished "
-                                                  "in %ld ms", timeout_ms);
+  return DUSK_OK;
+}
+
+int dusk_wait_any(dusk_node *const *nodes, int count, long timeout_ms) {
+  if (!nodes || count < 1)
+    return dusk__set_error(DUSK_EINVAL, "wait_any: %d nodes at %p", count,
+                           (const void *)nodes);
+  for (int i = 0; i < count; i++)
+    if (!nodes[i])
+      return dusk__set_error(DUSK_EINVAL, "wait_any: node %d is NULL", i);
+  int64_t deadline = deadline_after(timeout_ms);
+  /* A node whose callback fired may be taken up again by another compute
+     (a failure retried, a freed intermediate recomputed) before we look:
+     then wait again, until the deadline if there is one. */
+  for (int round = 0;; round++) {
+    int i = first_ready(nodes, count);
+    if (i >= 0)
+      return i;
+    if (round > 0 && deadline && dusk__now() >= deadline)
+      return dusk__set_error(DUSK_ETIMEDOUT, "wait_any: none finished in "
+                                             "%ld ms", timeout_ms);
+    int rc = wait_round(nodes, count, deadline);
+    if (rc)
+      return rc;
+  }
 }
 
 /* ------------------------------------------------------ maps, reductions */

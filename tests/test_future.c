@@ -1118,6 +1118,54 @@ START_TEST(test_wait_any_many_waiters) {
 }
 END_TEST
 
+/* A thread that waits for any of one node, without a time limit. */
+typedef struct any1 {
+  dusk_node *n;
+  atomic_int waiting;
+  int rc;
+} any1;
+
+static void *any1_main(void *arg) {
+  any1 *a = arg;
+  atomic_store(&a->waiting, 1);
+  a->rc = dusk_wait_any(&a->n, 1, -1);
+  return NULL;
+}
+
+/*
+** Without a time limit, wait_any never times out: not even when the node
+** that woke it is taken up again before it looks. Here it waits for an
+** intermediate whose consumer reads it, and frees it, at once; wait_any
+** then starts it anew. (It used to answer DUSK_ETIMEDOUT "none finished in
+** -1 ms".)
+*/
+START_TEST(test_wait_any_node_freed_before_it_looks) {
+  dusk_pool *p = new_pool(1);
+  int reps = (int)tu_scaled(20, 5);
+  for (int rep = 0; rep < reps; rep++) {
+    dusk_graph *g = new_graph(p);
+    gate ga = {.value = 1};
+    dusk_node *a = dusk_call(g, t_gate, &ga, 0, NULL);
+    dusk_node *b = dusk_call(g, t_count, NULL, 1, &a);
+    ck_assert_int_eq(dusk_start(g, 1, &b), DUSK_OK);
+    ck_assert(gate_started(&ga));
+    any1 w = {.n = a};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, any1_main, &w), 0);
+    ck_assert(tu_wait_flag(&w.waiting, GATE_MS));
+    tu_sleep_ms(5); /* let it wait */
+    gate_open(&ga);
+    pthread_join(th, NULL);
+    ck_assert_msg(w.rc == 0, "rep %d: wait_any gave %d", rep, w.rc);
+    ck_assert_int_eq(dusk_wait(b), DUSK_OK);
+    ck_assert_int_eq(dusk_wait(a), DUSK_OK);
+    assert_gates_ok(&ga, 1);
+    dusk_graph_free(g);
+  }
+  dusk_pool_free(p);
+}
+END_TEST
+
 /* ====================================================== callbacks */
 
 START_TEST(test_callbacks_before_completion) {
@@ -1593,6 +1641,303 @@ START_TEST(test_cancel_finished_refused) {
   assert_boxes_clean();
   dusk_pool_free(p);
   tu_done();
+}
+END_TEST
+
+/* A thread that cancels a node once a shared flag says go. */
+typedef struct canceller {
+  dusk_node *n;
+  atomic_int *go;
+  int rc;
+} canceller;
+
+static void *cancel_main(void *arg) {
+  canceller *c = arg;
+  while (!atomic_load(c->go))
+    ;
+  c->rc = dusk_cancel(c->n);
+  return NULL;
+}
+
+/*
+** A cancelled node stays cancelled: a second dusk_cancel() says
+** DUSK_EINVAL (finished) and changes nothing; two at once each say DUSK_OK
+** or DUSK_EINVAL, and the node stays cancelled. (A second cancel used to
+** clear the flag of the first, and the next compute ran the node.)
+*/
+START_TEST(test_cancel_twice_stays_cancelled) {
+  dusk_pool *p = new_pool(2);
+  dusk_graph *g = new_graph(p);
+  atomic_int runs = 0;
+  dusk_node *x = dusk_call(g, t_count, &runs, 0, NULL);
+  dusk_node *y = dusk_call(g, t_count, &runs, 1, &x);
+  ck_assert_int_eq(dusk_cancel(x), DUSK_OK);
+  ck_assert_int_eq(dusk_cancel(x), DUSK_EINVAL);
+  ck_assert_int_eq(dusk_status(x), DUSK_CANCELLED);
+  ck_assert_int_eq(dusk_compute(g, x, NULL), DUSK_ECANCELED);
+  ck_assert_int_eq(dusk_compute(g, y, NULL), DUSK_ECANCELED);
+  ck_assert_int_eq(dusk_wait(x), DUSK_ECANCELED);
+  ck_assert_int_eq(tu_ldi(&runs), 0);
+  for (int rep = 0; rep < 200; rep++) {
+    atomic_int go = 0;
+    dusk_node *z = dusk_call(g, t_count, &runs, 0, NULL);
+    canceller c[2] = {{z, &go, 1}, {z, &go, 1}};
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++)
+      ck_assert_int_eq(pthread_create(&th[k], NULL, cancel_main, &c[k]), 0);
+    atomic_store(&go, 1);
+    for (int k = 0; k < 2; k++)
+      pthread_join(th[k], NULL);
+    ck_assert_msg((c[0].rc == DUSK_OK || c[1].rc == DUSK_OK) &&
+                      (c[0].rc == DUSK_OK || c[0].rc == DUSK_EINVAL) &&
+                      (c[1].rc == DUSK_OK || c[1].rc == DUSK_EINVAL),
+                  "rep %d: cancels gave %d and %d", rep, c[0].rc, c[1].rc);
+    ck_assert_int_eq(dusk_compute(g, z, NULL), DUSK_ECANCELED);
+  }
+  ck_assert_int_eq(tu_ldi(&runs), 0);
+  dusk_graph_free(g);
+  dusk_pool_free(p);
+}
+END_TEST
+
+/*
+** Two threads cancel a node that waits for a gated argument at once. Only
+** one may finish it: both used to, and its compute then never drained
+** (dusk_graph_free() hung) and its dependents were counted down twice.
+*/
+START_TEST(test_cancel_waiting_twice_at_once) {
+  dusk_pool *p = new_pool(2);
+  int reps = (int)tu_scaled(300, 30);
+  for (int rep = 0; rep < reps; rep++) {
+    dusk_graph *g = new_graph(p);
+    gate ga = {.value = 1};
+    atomic_int go = 0, runs = 0;
+    dusk_node *a = dusk_submit(g, t_gate, &ga, 0, NULL);
+    dusk_node *b = dusk_submit(g, t_count, &runs, 1, &a);
+    dusk_node *c = dusk_submit(g, t_count, &runs, 1, &b);
+    ck_assert(gate_started(&ga));
+    canceller cc[2] = {{b, &go, 1}, {b, &go, 1}};
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++)
+      ck_assert_int_eq(pthread_create(&th[k], NULL, cancel_main, &cc[k]), 0);
+    atomic_store(&go, 1);
+    for (int k = 0; k < 2; k++)
+      pthread_join(th[k], NULL);
+    ck_assert_msg(cc[0].rc == DUSK_OK || cc[1].rc == DUSK_OK,
+                  "rep %d: cancels gave %d and %d", rep, cc[0].rc, cc[1].rc);
+    gate_open(&ga);
+    ck_assert_int_eq(dusk_wait(c), DUSK_ECANCELED);
+    ck_assert_int_eq(dusk_errcode(c), DUSK_ECANCELED);
+    ck_assert_int_eq(dusk_wait(a), DUSK_OK);
+    ck_assert_int_eq(tu_ldi(&runs), 0);
+    assert_gates_ok(&ga, 1);
+    dusk_graph_free(g); /* hung when both finished b */
+  }
+  dusk_pool_free(p);
+}
+END_TEST
+
+/*
+** A cancel that finds the task running (DUSK_EBUSY) while the task does
+** not look comes too late: the task succeeds, and the node is not
+** cancelled for later computes. (The flag used to stay, and the next
+** compute after the result was released failed as cancelled.)
+*/
+START_TEST(test_cancel_too_late_dropped) {
+  dusk_pool *p = new_pool(2);
+  dusk_graph *g = new_graph(p);
+  gate gs = {.value = 3};
+  atomic_int runs = 0;
+  dusk_node *s = dusk_call(g, t_gate, &gs, 0, NULL);
+  dusk_node *d = dusk_call(g, t_count, &runs, 1, &s);
+  ck_assert_int_eq(dusk_start(g, 1, &d), DUSK_OK);
+  ck_assert(gate_started(&gs));
+  ck_assert_int_eq(dusk_cancel(s), DUSK_EBUSY);
+  gate_open(&gs);
+  dusk_value out;
+  ck_assert_int_eq(dusk_get(d, &out), DUSK_OK);
+  ck_assert_int_eq(tu_get(&out), 4);
+  dusk_release(d); /* s's result went with its last reader: s is idle */
+  ck_assert_int_eq(dusk_status(s), DUSK_NOT_STARTED);
+  ck_assert_int_eq(dusk_compute(g, d, &out), DUSK_OK);
+  ck_assert_int_eq(tu_get(&out), 4);
+  ck_assert_int_eq(tu_ldi(&gs.runs), 2);
+  ck_assert_int_eq(tu_ldi(&runs), 2);
+  assert_gates_ok(&gs, 1);
+  dusk_graph_free(g);
+  dusk_pool_free(p);
+}
+END_TEST
+
+/*
+** A node cancelled while it is queued (ready, its worker busy) fails as
+** cancelled, DUSK_ECANCELED, also when another task of its compute fails
+** first. (It used to be skipped as "not run: the compute stopped", with
+** that task's code.)
+*/
+START_TEST(test_cancel_queued_after_a_failure) {
+  dusk_pool *p = new_pool(1);
+  int failed_first = 0;
+  for (int rep = 0; rep < 8; rep++) {
+    dusk_graph *g = new_graph(p);
+    gate busy = {.value = 0};
+    atomic_int runs = 0;
+    dusk_node *hold = dusk_submit(g, t_gate, &busy, 0, NULL);
+    ck_assert(gate_started(&busy)); /* the only worker is taken */
+    dusk_node *f = dusk_call(g, t_kaboom, NULL, 0, NULL);
+    dusk_node *n = dusk_call(g, t_count, &runs, 0, NULL);
+    dusk_node *both[2] = {rep % 2 ? n : f, rep % 2 ? f : n};
+    ck_assert_int_eq(dusk_start(g, 2, both), DUSK_OK);
+    ck_assert_int_eq(dusk_status(n), DUSK_WAITING);
+    ck_assert_int_eq(dusk_cancel(n), DUSK_OK);
+    gate_open(&busy);
+    int rf = dusk_wait(f); /* ETASK if it ran first, else stopped */
+    ck_assert(rf == DUSK_ETASK || rf == DUSK_ECANCELED);
+    failed_first += rf == DUSK_ETASK;
+    ck_assert_int_eq(dusk_wait(n), DUSK_ECANCELED);
+    ck_assert_int_eq(dusk_status(n), DUSK_CANCELLED);
+    ck_assert_int_eq(tu_ldi(&runs), 0);
+    ck_assert_int_eq(dusk_wait(hold), DUSK_OK);
+    assert_gates_ok(&busy, 1);
+    dusk_graph_free(g);
+  }
+  ck_assert_int_gt(failed_first, 0); /* the case above did happen */
+  dusk_pool_free(p);
+}
+END_TEST
+
+typedef struct bigjob {
+  dusk_graph *g;
+  dusk_node *top;
+  int rc;
+} bigjob;
+
+static void *bigjob_main(void *arg) {
+  bigjob *j = arg;
+  j->rc = dusk_compute(j->g, j->top, NULL);
+  return NULL;
+}
+
+/*
+** Cancel a node as soon as a compute claims it, while that compute still
+** sets itself up: here a node read by a thousand consumers, each also
+** needing a chain, so that the compute wires consumers to it long after
+** claiming it. The compute fails as cancelled, nothing runs that needs it,
+** and it settles (dusk_graph_free() returns). A cancel may finish a waiting
+** node only once its compute is wired: before, it wrote the node's count
+** and read its list of dependents while the set-up was still writing them.
+*/
+START_TEST(test_cancel_while_setting_up) {
+  dusk_pool *p = new_pool(2);
+  int m = (int)tu_scaled(1000, 100), len = (int)tu_scaled(200, 20);
+  for (int rep = 0; rep < 4; rep++) {
+    dusk_graph *g = new_graph(p);
+    atomic_int xruns = 0, cruns = 0;
+    dusk_node *x = dusk_call(g, t_count, &xruns, 0, NULL);
+    dusk_node **c = malloc((size_t)m * sizeof *c);
+    ck_assert_ptr_nonnull(c);
+    for (int i = 0; i < m; i++) {
+      dusk_node *y = dusk_call(g, t_count, NULL, 0, NULL);
+      for (int k = 0; k < len; k++)
+        y = dusk_call(g, t_count, NULL, 1, &y);
+      dusk_node *xy[2] = {x, y};
+      c[i] = dusk_call(g, t_count, &cruns, 2, xy);
+    }
+    bigjob j = {g, dusk_call(g, t_count, NULL, m, c), 1};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, bigjob_main, &j), 0);
+    while (dusk_status(x) == DUSK_NOT_STARTED)
+      ;
+    int rc = dusk_cancel(x);
+    pthread_join(th, NULL);
+    ck_assert_msg(rc == DUSK_OK || rc == DUSK_EBUSY || rc == DUSK_EINVAL,
+                  "rep %d: cancel gave %d", rep, rc);
+    if (rc == DUSK_OK) {
+      ck_assert_int_eq(j.rc, DUSK_ECANCELED);
+      ck_assert_int_eq(tu_ldi(&xruns), 0);
+      ck_assert_int_eq(tu_ldi(&cruns), 0);
+      ck_assert_int_eq(dusk_status(x), DUSK_CANCELLED);
+    }
+    dusk_graph_free(g);
+    free(c);
+  }
+  dusk_pool_free(p);
+}
+END_TEST
+
+/* Spins about udata microseconds, then 1 + the sum of its arguments. */
+static int t_spin_us(dusk_task *t, const dusk_value *args, int nargs,
+                     dusk_value *out) {
+  double end = tu_now_ms() + (double)(intptr_t)dusk_task_udata(t) / 1e3;
+  while (tu_now_ms() < end)
+    ;
+  *out = dusk_i64(tu_sum1(args, nargs));
+  return 0;
+}
+
+/*
+** Cancel a node (of one argument, or two) just as its arguments finish,
+** again and again. Whatever the timing, the answer says what happened:
+** DUSK_OK, the node never runs after it and stays cancelled (its
+** dependent fails, unless the node had run before); DUSK_EINVAL, it was not
+** cancelled; DUSK_EBUSY, it ran to the end, or its worker saw the cancel
+** as it was about to start it and did not. (A cancel whose flag the worker
+** saw first used to answer DUSK_EINVAL and leave the node uncancelled; one
+** that finished a node while its arguments drained let a worker finish it
+** a second time; and one that met the node's task finishing could cancel
+** it idle afterwards without the flag that keeps it cancelled.)
+*/
+START_TEST(test_cancel_racing_arguments) {
+  dusk_pool *p = new_pool(2);
+  int reps = (int)tu_scaled(3000, 300);
+  uint64_t rs = 12345;
+  for (int rep = 0; rep < reps; rep++) {
+    dusk_graph *g = new_graph(p);
+    int nargs = 1 + rep % 2;
+    atomic_int bruns = 0, cruns = 0;
+    dusk_node *a[2];
+    for (int k = 0; k < nargs; k++)
+      a[k] = dusk_call(g, t_spin_us, (void *)(intptr_t)(20 + k), 0, NULL);
+    dusk_node *b = dusk_call(g, t_count, &bruns, nargs, a);
+    dusk_node *c = dusk_call(g, t_count, &cruns, 1, &b);
+    ck_assert_int_eq(dusk_start(g, 1, &c), DUSK_OK);
+    double end = tu_now_ms() + (15 + tu_rand_below(&rs, 12)) / 1e3;
+    while (tu_now_ms() < end)
+      ;
+    int rc = dusk_cancel(b);
+    int ran = tu_ldi(&bruns);
+    int w = dusk_wait(c);
+    dusk_state sb = dusk_status(b);
+    ck_assert_msg(w == DUSK_OK || w == DUSK_ECANCELED, "rep %d: wait %d", rep,
+                  w);
+    ck_assert_msg(dusk_errcode(c) == (w == DUSK_OK ? DUSK_OK : DUSK_ECANCELED),
+                  "rep %d: code of c %d", rep, dusk_errcode(c));
+    if (rc == DUSK_OK) {
+      ck_assert_msg(tu_ldi(&bruns) == ran && sb == DUSK_CANCELLED &&
+                        (ran || w == DUSK_ECANCELED),
+                    "rep %d: cancel OK, b ran %d then %d, state %d, wait %d",
+                    rep, ran, tu_ldi(&bruns), (int)sb, w);
+      /* For good: even when it ran before, and had no result any more. */
+      ck_assert_msg(dusk_compute(g, b, NULL) == DUSK_ECANCELED &&
+                        tu_ldi(&bruns) == ran,
+                    "rep %d: b cancelled, computed again it ran %d times",
+                    rep, tu_ldi(&bruns));
+    }
+    else if (rc == DUSK_EINVAL)
+      ck_assert_msg(tu_ldi(&bruns) == 1 && w == DUSK_OK &&
+                        sb != DUSK_CANCELLED,
+                    "rep %d: cancel EINVAL, b ran %d, state %d, wait %d", rep,
+                    tu_ldi(&bruns), (int)sb, w);
+    else /* it ran; or its worker saw the cancel just before it started */
+      ck_assert_msg(rc == DUSK_EBUSY &&
+                        (tu_ldi(&bruns) == 1
+                             ? sb != DUSK_CANCELLED && w == DUSK_OK
+                             : sb == DUSK_CANCELLED && w == DUSK_ECANCELED),
+                    "rep %d: cancel %d, b ran %d, state %d, wait %d", rep, rc,
+                    tu_ldi(&bruns), (int)sb, w);
+    dusk_graph_free(g);
+  }
+  dusk_pool_free(p);
 }
 END_TEST
 
@@ -2180,6 +2525,7 @@ static Suite *future_suite(void) {
   tcase_add_test(tc, test_wait_any_lowest_and_starts);
   tcase_add_test(tc, test_wait_any_bad_args);
   tcase_add_test(tc, test_wait_any_many_waiters);
+  tcase_add_test(tc, test_wait_any_node_freed_before_it_looks);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("callbacks");
@@ -2200,6 +2546,12 @@ static Suite *future_suite(void) {
   tcase_add_test(tc, test_cancel_lazy_not_started);
   tcase_add_test(tc, test_cancel_running);
   tcase_add_test(tc, test_cancel_finished_refused);
+  tcase_add_test(tc, test_cancel_twice_stays_cancelled);
+  tcase_add_test(tc, test_cancel_waiting_twice_at_once);
+  tcase_add_test(tc, test_cancel_too_late_dropped);
+  tcase_add_test(tc, test_cancel_racing_arguments);
+  tcase_add_test(tc, test_cancel_queued_after_a_failure);
+  tcase_add_test(tc, test_cancel_while_setting_up);
   tcase_add_test(tc, test_cancel_no_leaks);
   suite_add_tcase(s, tc);
 

@@ -15,10 +15,11 @@
 **
 ** Seeds: each run prints its seeds; DUSK_TEST_SEED=<seed> replays one (the
 ** DAG, the targets and the order of the checks; not the thread timing),
-** DUSK_TEST_SEEDS=<count> runs that many. By default "dags" runs up to 150
-** seeds and "failures" up to 100, stopping after about 18 s and 10 s. The
-** graphs have up to 10,000 nodes, scaled by DUSK_TEST_SCALE (0.1 by default
-** in sanitizer builds).
+** DUSK_TEST_SEEDS=<count> runs that many, DUSK_TEST_LONG=1 twenty times the
+** default, in full. By default "dags" runs up to 150 seeds and "failures"
+** up to 100, stopping after about 18 s and 10 s. The graphs have up to
+** 10,000 nodes, scaled by DUSK_TEST_SCALE (0.1 by default in sanitizer
+** builds).
 */
 #include <check.h>
 #include <inttypes.h>
@@ -229,45 +230,6 @@ static long kept_boxes(const rdag *d, const char *kept) {
 
 #define SEEDFMT "seed 0x%016" PRIx64 " (%d nodes, %d workers): "
 
-/* ------------------------------------------------------------ seeds */
-
-typedef struct seeds {
-  uint64_t next;
-  long count, done;
-  int replay;
-  double deadline;
-} seeds;
-
-static void seeds_init(seeds *s, const char *what, long dflt, double budget_ms) {
-  memset(s, 0, sizeof *s);
-  const char *one = getenv("DUSK_TEST_SEED");
-  const char *many = getenv("DUSK_TEST_SEEDS");
-  s->deadline = tu_now_ms() + budget_ms;
-  if (one != NULL && *one != '\0') {
-    s->next = strtoull(one, NULL, 0);
-    s->count = 1;
-    s->replay = 1;
-  } else {
-    s->next = tu_mix64((uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid());
-    s->count = dflt;
-    if (many != NULL && *many != '\0') {
-      s->count = strtol(many, NULL, 0);
-      s->deadline = 1e300; /* an explicit count runs in full */
-    }
-  }
-  printf("test_random %s: %s %ld seed(s); replay one with DUSK_TEST_SEED\n",
-         what, s->replay ? "replaying" : "up to", s->count);
-  fflush(stdout);
-}
-
-static int seeds_next(seeds *s, uint64_t *seed) {
-  if (s->done >= s->count || (s->done > 0 && tu_now_ms() > s->deadline))
-    return 0;
-  *seed = s->replay ? s->next : tu_mix64(s->next + (uint64_t)s->done);
-  s->done++;
-  return 1;
-}
-
 static const int k_workers[4] = {1, 2, 4, 8};
 
 /* ------------------------------------------------------------ dags */
@@ -404,15 +366,15 @@ static void run_dag(rdag *d, dusk_pool *p, int workers, uint64_t rs) {
 
 START_TEST(test_dags_match_sequential) {
   int maxn = (int)tu_scaled(10000, 500);
-  seeds s;
-  seeds_init(&s, "dags", 150, 18000);
+  tu_seeds s;
+  tu_seeds_init(&s, "test_random dags", 150, 18000);
   dusk_pool *pools[4];
   for (int w = 0; w < 4; w++) {
     pools[w] = dusk_pool_new(k_workers[w]);
     ck_assert_ptr_nonnull(pools[w]);
   }
   uint64_t seed;
-  while (seeds_next(&s, &seed)) {
+  while (tu_seeds_next(&s, &seed)) {
     rdag d;
     rdag_gen(&d, seed, maxn, 0);
     printf("dags seed 0x%016" PRIx64 " nodes %d\n", seed, d.n);
@@ -583,15 +545,15 @@ static void run_failures(rdag *d, dusk_pool *p, int workers, uint64_t rs) {
 
 START_TEST(test_failures_exactly_downstream) {
   int maxn = (int)tu_scaled(10000, 500);
-  seeds s;
-  seeds_init(&s, "failures", 100, 10000);
+  tu_seeds s;
+  tu_seeds_init(&s, "test_random failures", 100, 10000);
   dusk_pool *pools[4];
   for (int w = 0; w < 4; w++) {
     pools[w] = dusk_pool_new(k_workers[w]);
     ck_assert_ptr_nonnull(pools[w]);
   }
   uint64_t seed;
-  while (seeds_next(&s, &seed)) {
+  while (tu_seeds_next(&s, &seed)) {
     rdag d;
     rdag_gen(&d, seed, maxn, 1);
     printf("failures seed 0x%016" PRIx64 " nodes %d\n", seed, d.n);

@@ -29,6 +29,14 @@
 ** - nested_deep: computes nested twenty deep on a 1-thread pool, each
 **   level in a graph of its own and next to a fan of siblings; then a
 **   failure at the bottom travels up all twenty levels in the messages.
+** - live_futures, live_futures_callbacks: a hundred thousand futures alive
+**   at once (all behind a shut gate, some needing others), then got in a
+**   random order and checked, each run once; with a dusk_on_done() on every
+**   one and some failing, each callback is called once with the right code.
+**   Prints the time and the peak RSS (not asserted).
+** - free_while_futures_run: the graph freed just as twenty thousand
+**   futures start to run: the free waits for them all, their callbacks say
+**   DUSK_OK, those of lazy nodes DUSK_ECANCELED, no result is left.
 **
 ** Sizes shrink by DUSK_TEST_SCALE (0.1 by default in sanitizer builds); each
 ** test prints the sizes it used. Randomized parts print their seed;
@@ -889,6 +897,314 @@ START_TEST(test_nested_deep_twenty_levels_one_thread) {
 }
 END_TEST
 
+/* ====================================================== live futures */
+
+/*
+** A gate: a task that waits until the test opens it (a minute at most,
+** then it gives up and says so), so that everything submitted after it and
+** needing it stays alive, waiting, until then.
+*/
+static atomic_int g_gate_open, g_gate_gave_up;
+
+static int t_gate(dusk_task *t, const dusk_value *args, int nargs,
+                  dusk_value *out) {
+  (void)t, (void)args, (void)nargs;
+  double end = tu_now_ms() + 60000;
+  while (!atomic_load(&g_gate_open)) {
+    if (tu_now_ms() > end) {
+      atomic_store(&g_gate_gave_up, 1);
+      break;
+    }
+    tu_sleep_ms(0.2);
+  }
+  *out = dusk_i64(0);
+  return 0;
+}
+
+/*
+** A future of the crowd: a hash of its index and its arguments' values
+** (after the gate's), boxed or not; it may fail, and then so does every
+** future that needs it.
+*/
+typedef struct lfut {
+  int nargs;
+  int args[2];
+  int boxed, fails, tainted, spin_us;
+  uint64_t expect;
+  atomic_int calls, code; /* what its callback saw */
+} lfut;
+
+static lfut *g_lf;
+static atomic_long g_lf_runs, g_lf_bad;
+
+static int t_lfut(dusk_task *t, const dusk_value *args, int nargs,
+                  dusk_value *out) {
+  lfut *me = dusk_task_udata(t);
+  long i = me - g_lf;
+  atomic_fetch_add(&g_lf_runs, 1);
+  uint64_t h = tu_mix64((uint64_t)i);
+  int first = nargs - me->nargs; /* the gate, when there is one */
+  for (int k = first; k < nargs; k++) {
+    uint64_t v = (uint64_t)tu_get(&args[k]);
+    if (v != g_lf[me->args[k - first]].expect)
+      atomic_fetch_add(&g_lf_bad, 1);
+    h = tu_mix64(h ^ v);
+  }
+  if (me->spin_us) {
+    double end = tu_now_ms() + me->spin_us / 1e3;
+    while (tu_now_ms() < end)
+      ;
+  }
+  if (me->fails)
+    return dusk_fail(t, "future %ld fails", i);
+  *out = me->boxed ? tu_box_new((int64_t)(h >> 1)) : dusk_i64((int64_t)(h >> 1));
+  return 0;
+}
+
+/* n futures, each needing up to two earlier ones (close by half the
+   time), every fail_every-th failing (0: none); references computed. */
+static lfut *lfut_gen(long n, uint64_t seed, long fail_every) {
+  lfut *lf = calloc((size_t)n, sizeof *lf);
+  ck_assert_ptr_nonnull(lf);
+  uint64_t rs = seed;
+  for (long i = 0; i < n; i++) {
+    lfut *f = &lf[i];
+    f->nargs = i == 0 ? 0 : tu_rand_below(&rs, 3);
+    f->boxed = tu_rand_below(&rs, 4) == 0;
+    f->fails = fail_every && tu_rand_below(&rs, (int)fail_every) == 0;
+    f->tainted = f->fails;
+    uint64_t h = tu_mix64((uint64_t)i);
+    for (int k = 0; k < f->nargs; k++) {
+      long a = tu_rand_below(&rs, 2) ? i - 1 - tu_rand_below(&rs, i < 64 ? (int)i : 64)
+                                     : tu_rand_below(&rs, (int)i);
+      f->args[k] = (int)a;
+      f->tainted |= lf[a].tainted;
+      h = tu_mix64(h ^ lf[a].expect);
+    }
+    f->expect = h >> 1;
+  }
+  return lf;
+}
+
+/* Submit future i of the crowd, after the gate when there is one. */
+static dusk_node *lfut_submit(dusk_graph *g, dusk_node *const *fut,
+                              dusk_node *gate, long i) {
+  dusk_node *args[3];
+  int k = 0;
+  if (gate != NULL)
+    args[k++] = gate;
+  for (int j = 0; j < g_lf[i].nargs; j++)
+    args[k++] = fut[g_lf[i].args[j]];
+  return dusk_submit(g, t_lfut, &g_lf[i], k, args);
+}
+
+/* A crowd of n futures on a pool of 4, all behind one shut gate. */
+typedef struct crowd {
+  long n;
+  uint64_t seed;
+  dusk_pool *p;
+  dusk_graph *g;
+  dusk_node *gate;
+  dusk_node **fut;
+} crowd;
+
+static void lfut_done(dusk_node *n, int code, void *udata);
+
+/* Make the crowd's references, pool, graph and gate; submit every future
+   (with a callback each when asked); nothing can run yet. */
+static void crowd_submit(crowd *c, long n, uint64_t seed, long fail_every,
+                         int callbacks) {
+  c->n = n;
+  c->seed = seed;
+  tu_reset((size_t)n + 64);
+  g_lf = lfut_gen(n, seed, fail_every);
+  atomic_store(&g_lf_runs, 0);
+  atomic_store(&g_lf_bad, 0);
+  atomic_store(&g_gate_open, 0);
+  atomic_store(&g_gate_gave_up, 0);
+  c->p = new_pool(4);
+  c->g = new_graph(c->p);
+  c->fut = malloc((size_t)n * sizeof *c->fut);
+  ck_assert_ptr_nonnull(c->fut);
+  c->gate = dusk_submit(c->g, t_gate, NULL, 0, NULL);
+  ck_assert_ptr_nonnull(c->gate);
+  long refused = 0;
+  for (long i = 0; i < n; i++) {
+    c->fut[i] = lfut_submit(c->g, c->fut, c->gate, i);
+    refused += c->fut[i] == NULL ||
+               (callbacks &&
+                dusk_on_done(c->fut[i], lfut_done, &g_lf[i]) != DUSK_OK);
+  }
+  ck_assert_int_eq(refused, 0);
+}
+
+/* After the graph is freed: nothing left, nothing wrong; give all back. */
+static void crowd_end(crowd *c) {
+  ck_assert_int_eq(tu_ldl(&tu_st.live), 0);
+  ck_assert_int_eq(tu_ldl(&tu_st.frees), tu_ldl(&tu_st.allocs));
+  ck_assert_int_eq(tu_ldl(&tu_st.bad_frees), 0);
+  ck_assert_int_eq(tu_ldl(&tu_st.dead_reads), 0);
+  ck_assert_int_eq(tu_ldl(&g_lf_bad), 0);
+  ck_assert_int_eq(atomic_load(&g_gate_gave_up), 0);
+  free(c->fut);
+  free(g_lf);
+  dusk_pool_free(c->p);
+  tu_done();
+}
+
+static void lfut_done(dusk_node *n, int code, void *udata) {
+  (void)n;
+  lfut *f = udata;
+  atomic_store(&f->code, code);
+  atomic_fetch_add(&f->calls, 1);
+}
+
+/*
+** A hundred thousand futures alive at once: every one needs a gate that
+** stays shut until all are submitted, and up to two earlier futures, so
+** none can finish before the last is submitted. Then the gate opens; a
+** few are collected as they complete (dusk_wait_any), all are got in a
+** random order and checked; each ran once; the graph is freed and no
+** result is left. With callbacks, every future also has a dusk_on_done()
+** and one in a thousand fails: every callback is called once, with
+** DUSK_OK or DUSK_ETASK as the reference says, and so is every get.
+*/
+static void live_futures(int with_callbacks) {
+  crowd c;
+  double t0 = tu_now_ms();
+  crowd_submit(&c, tu_scaled(100000, 5000), seed_from_env(0x11fe5eedULL),
+               with_callbacks ? 1000 : 0, with_callbacks);
+  long n = c.n;
+  dusk_node **fut = c.fut;
+  double t1 = tu_now_ms();
+  /* All alive: none ran, each waits (for the gate, or for its arguments). */
+  ck_assert_int_eq(tu_ldl(&g_lf_runs), 0);
+  long waiting = 0;
+  for (long i = 0; i < n; i++)
+    waiting += dusk_status(fut[i]) == DUSK_WAITING;
+  ck_assert_int_eq(waiting, n);
+  long rss_alive = tu_maxrss_kb();
+  atomic_store(&g_gate_open, 1);
+  /* A few as they complete, then all, in a random order. */
+  dusk_node *few[8];
+  for (int k = 0; k < 8; k++)
+    few[k] = fut[n - 1 - k * (n / 8)];
+  for (int left = 8; left > 0; left--) {
+    int k = dusk_wait_any(few, left, -1);
+    ck_assert_msg(k >= 0 && k < left, "wait_any gave %d", k);
+    few[k] = few[left - 1];
+  }
+  uint64_t rs = c.seed ^ 0x5a5a;
+  long *order = malloc((size_t)n * sizeof *order);
+  ck_assert_ptr_nonnull(order);
+  for (long i = 0; i < n; i++)
+    order[i] = i;
+  for (long i = n - 1; i > 0; i--) {
+    long j = tu_rand_below(&rs, (int)(i + 1));
+    long x = order[i];
+    order[i] = order[j];
+    order[j] = x;
+  }
+  long wrong = 0, first_wrong = -1;
+  for (long k = 0; k < n; k++) {
+    long i = order[k];
+    dusk_value v = dusk_i64(-1);
+    int rc = dusk_get(fut[i], &v);
+    int ok = g_lf[i].tainted
+                 ? rc == DUSK_ETASK && v.kind == DUSK_NONE
+                 : rc == DUSK_OK &&
+                       v.kind == (g_lf[i].boxed ? DUSK_PTR : DUSK_I64) &&
+                       (uint64_t)tu_get(&v) == g_lf[i].expect;
+    if (!ok && wrong++ == 0)
+      first_wrong = i;
+  }
+  double t2 = tu_now_ms();
+  ck_assert_msg(wrong == 0, "seed 0x%" PRIx64 ": %ld futures wrong, first %ld",
+                c.seed, wrong, first_wrong);
+  long ran = 0, tainted = 0, failing = 0;
+  for (long i = 0; i < n; i++) { /* a task runs when its arguments did */
+    int args_ok = 1;
+    for (int k = 0; k < g_lf[i].nargs; k++)
+      args_ok &= !g_lf[g_lf[i].args[k]].tainted;
+    ran += args_ok;
+    tainted += g_lf[i].tainted;
+    failing += g_lf[i].fails;
+  }
+  ck_assert_int_eq(tu_ldl(&g_lf_runs), ran); /* each once; none downstream
+                                                 of a failure */
+  if (with_callbacks) /* all called by now: each future finished */
+    for (long i = 0; i < n; i++)
+      ck_assert_msg(tu_ldi(&g_lf[i].calls) == 1 &&
+                        tu_ldi(&g_lf[i].code) ==
+                            (g_lf[i].tainted ? DUSK_ETASK : DUSK_OK),
+                    "future %ld: %d calls, code %d", i,
+                    tu_ldi(&g_lf[i].calls), tu_ldi(&g_lf[i].code));
+  long rss = tu_maxrss_kb();
+  dusk_graph_free(c.g);
+  double t3 = tu_now_ms();
+  printf("stress: live_futures%s: %ld futures alive at once (seed 0x%" PRIx64
+         "; %ld fail, %ld need a failure): submit %.0f ms, run and get "
+         "%.0f ms, free %.0f ms; peak RSS %ld MiB with all waiting, %ld MiB "
+         "in all\n",
+         with_callbacks ? " with callbacks" : "", n, c.seed, failing, tainted,
+         t1 - t0, t2 - t1, t3 - t2, rss_alive / 1024, rss / 1024);
+  free(order);
+  crowd_end(&c);
+}
+
+START_TEST(test_live_futures_100k) { live_futures(0); }
+END_TEST
+
+START_TEST(test_live_futures_100k_callbacks) { live_futures(1); }
+END_TEST
+
+/*
+** The graph freed while tens of thousands of futures run: they wait behind
+** a gate, each spins a little when it runs, and each has a callback; lazy
+** nodes that no one starts have callbacks too. The gate opens and the
+** graph is freed at once: dusk_graph_free() waits for every started future
+** to finish (each ran once, its callback said DUSK_OK), calls the lazy
+** nodes' callbacks with DUSK_ECANCELED, and leaves no result.
+*/
+START_TEST(test_graph_free_while_futures_run) {
+  long lazy = 100;
+  crowd c;
+  crowd_submit(&c, tu_scaled(20000, 2000), seed_from_env(0xf5eef5eeULL), 0,
+               1);
+  for (long i = 0; i < c.n; i++) /* each runs a little while */
+    g_lf[i].spin_us = 2 + (int)(i % 7);
+  lfut *lz = calloc((size_t)lazy, sizeof *lz);
+  ck_assert_ptr_nonnull(lz);
+  long refused = 0;
+  for (long i = 0; i < lazy; i++) {
+    dusk_node *z = dusk_call(c.g, t_lfut, &g_lf[i], 0, NULL);
+    refused += z == NULL || dusk_on_done(z, lfut_done, &lz[i]) != DUSK_OK;
+  }
+  ck_assert_int_eq(refused, 0);
+  atomic_store(&g_gate_open, 1);
+  double t0 = tu_now_ms();
+  long ran_at_free = tu_ldl(&g_lf_runs);
+  dusk_graph_free(c.g);
+  double t1 = tu_now_ms();
+  ck_assert_int_eq(tu_ldl(&g_lf_runs), c.n); /* all ran; the lazy ones not */
+  for (long i = 0; i < c.n; i++)
+    ck_assert_msg(tu_ldi(&g_lf[i].calls) == 1 &&
+                      tu_ldi(&g_lf[i].code) == DUSK_OK,
+                  "future %ld: %d calls, code %d", i, tu_ldi(&g_lf[i].calls),
+                  tu_ldi(&g_lf[i].code));
+  for (long i = 0; i < lazy; i++)
+    ck_assert_msg(tu_ldi(&lz[i].calls) == 1 &&
+                      tu_ldi(&lz[i].code) == DUSK_ECANCELED,
+                  "lazy node %ld: %d calls, code %d", i, tu_ldi(&lz[i].calls),
+                  tu_ldi(&lz[i].code));
+  printf("stress: free_while_futures_run: %ld futures, %ld of them had run "
+         "when the free began, which took %.0f ms; peak RSS %ld MiB\n",
+         c.n, ran_at_free, t1 - t0, tu_maxrss_kb() / 1024);
+  free(lz);
+  crowd_end(&c);
+}
+END_TEST
+
 /* ====================================================== suite */
 
 static Suite *stress_suite(void) {
@@ -925,6 +1241,21 @@ static Suite *stress_suite(void) {
   tcase_set_timeout(tc, timeout);
   tcase_add_test(tc, test_pool_free_right_after_compute);
   tcase_add_test(tc, test_pool_free_graph_freed_while_other_queued);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("live_futures");
+  tcase_set_timeout(tc, timeout);
+  tcase_add_test(tc, test_live_futures_100k);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("live_futures_callbacks");
+  tcase_set_timeout(tc, timeout);
+  tcase_add_test(tc, test_live_futures_100k_callbacks);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("free_while_futures_run");
+  tcase_set_timeout(tc, timeout);
+  tcase_add_test(tc, test_graph_free_while_futures_run);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("nested_deep");

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dusk.h"
 
@@ -155,6 +156,55 @@ static inline uint64_t tu_rand(uint64_t *state) {
 /* Uniform in [0, n), n > 0. */
 static inline int tu_rand_below(uint64_t *state, int n) {
   return (int)(tu_rand(state) % (uint64_t)n);
+}
+
+/*
+** The seeds of a randomized test. DUSK_TEST_SEED=<seed> replays one;
+** DUSK_TEST_SEEDS=<n> runs n in full; DUSK_TEST_LONG=1 runs twenty times
+** the default count in full; otherwise up to the default count, stopping
+** once budget_ms have passed (after one seed at least). The seeds follow
+** from a base mixed from the time and the process id, and are printed by
+** the caller so that a failure can be replayed.
+*/
+typedef struct tu_seeds {
+  uint64_t base;
+  long count, done;
+  int replay;
+  double deadline;
+} tu_seeds;
+
+static inline void tu_seeds_init(tu_seeds *s, const char *what, long dflt,
+                                 double budget_ms) {
+  const char *one = getenv("DUSK_TEST_SEED");
+  const char *many = getenv("DUSK_TEST_SEEDS");
+  const char *lng = getenv("DUSK_TEST_LONG");
+  memset(s, 0, sizeof *s);
+  s->count = dflt;
+  s->deadline = tu_now_ms() + budget_ms;
+  s->base = tu_mix64((uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid());
+  if (one != NULL && *one != '\0') {
+    s->base = strtoull(one, NULL, 0);
+    s->count = 1;
+    s->replay = 1;
+  } else if (many != NULL && *many != '\0') {
+    s->count = strtol(many, NULL, 0);
+    s->deadline = 1e300; /* an explicit count runs in full */
+  } else if (lng != NULL && *lng != '\0' && *lng != '0') {
+    s->count = 20 * dflt;
+    s->deadline = 1e300;
+  }
+  printf("%s: %s %ld seed(s); replay one with DUSK_TEST_SEED\n", what,
+         s->replay ? "replaying" : "up to", s->count);
+  fflush(stdout);
+}
+
+/* The next seed into *seed; 0 when the count or the time is spent. */
+static inline int tu_seeds_next(tu_seeds *s, uint64_t *seed) {
+  if (s->done >= s->count || (s->done > 0 && tu_now_ms() > s->deadline))
+    return 0;
+  *seed = s->replay ? s->base : tu_mix64(s->base + (uint64_t)s->done);
+  s->done++;
+  return 1;
 }
 
 /* ------------------------------------------------------------ counted boxes */
