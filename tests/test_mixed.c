@@ -111,7 +111,7 @@ typedef struct mdag {
   int n, workers, cancels;
   mnode *rn;
   dusk_node **node;
-  char (*name)[16];
+  char (*name)[24];
   int boxed_lits;
   /* The reference, fixed by the seed. */
   unsigned char *bad;   /* fails, or needs a node that fails       */
