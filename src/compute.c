@@ -191,6 +191,9 @@ static void mark_failed_by(dusk__run *r, int code, dusk_node *cause,
   if (atomic_compare_exchange_strong(&r->cause, &none, cause)) {
     atomic_store_explicit(&r->again, given_up, memory_order_relaxed);
     atomic_store(&r->failed, code); /* publishes again */
+  } else {
+    while (atomic_load(&r->failed) == 0) /* as in mark_failed() */
+      cpu_wait();
   }
 }
 
