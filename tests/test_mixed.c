@@ -38,9 +38,12 @@
 ** never ran after their cancel; no task saw a wrong argument; at the end
 ** every callback was called once and nothing leaks.
 **
-** A known core issue: when two computes overlap and the one that claimed a
-** node stops because of a failure the other does not need, the other fails
-** too ("not run: the compute stopped"), or fails with the other's code.
+** A known core issue, in part mended: when two computes overlap and the one
+** that claimed a node stops because of a failure the other does not need,
+** the other used to fail too ("not run: the compute stopped"), or with the
+** other's code. Computes and waits now run such a node again; a started
+** compute (dusk_start, dusk_submit) is not tried again, so its callbacks and
+** its status still see the failure until a wait or compute reruns it.
 ** Where calls overlap, a result that breaks the rule is taken for it,
 ** counted and printed as "stopped by another compute": "known" when the
 ** target says it did not run, "unconfirmed" when nothing says why (it was
