@@ -168,5 +168,3 @@ void *dusk__limit_wake(dusk__limit *l) {
   pthread_mutex_unlock(&l->lock);
   return next;
 }
-
-const char *dusk__limit_name(const dusk__limit *l) { return l->name; }

@@ -88,16 +88,6 @@ static bool any_work(dusk__pool *p) {
 }
 
 /* Wake `all` or one parked worker, if any is parked. Call after publishing. */
-static void wake(dusk__pool *p, bool all);
-
-/* After a worker pushed onto its own deque: wake another, unless it is the
-   pool's only worker (then no one else takes from its deque, and it is
-   awake: the fence and the look at nsleep would buy nothing). */
-static void wake_others(dusk__pool *p, bool all) {
-  if (p->n > 1)
-    wake(p, all);
-}
-
 static void wake(dusk__pool *p, bool all) {
   atomic_thread_fence(memory_order_seq_cst);
   if (atomic_load_explicit(&p->nsleep, memory_order_relaxed) == 0)
@@ -109,6 +99,14 @@ static void wake(dusk__pool *p, bool all) {
   else
     pthread_cond_signal(&p->park_cond);
   pthread_mutex_unlock(&p->park_lock);
+}
+
+/* After a worker pushed onto its own deque: wake another, unless it is the
+   pool's only worker (then no one else takes from its deque, and it is
+   awake: the fence and the look at nsleep would buy nothing). */
+static void wake_others(dusk__pool *p, bool all) {
+  if (p->n > 1)
+    wake(p, all);
 }
 
 void dusk__pool_notify(dusk__pool *p) {

@@ -154,8 +154,6 @@ void *dusk__limit_leave(dusk__limit *l);
    once none is parked or no slot is free. */
 void *dusk__limit_wake(dusk__limit *l);
 
-const char *dusk__limit_name(const dusk__limit *l);
-
 /* The classes of pool p. */
 dusk__limits *dusk__pool_limits(dusk__pool *p);
 

@@ -159,20 +159,6 @@ static void release_args(dusk_node *n) {
 
 /* ------------------------------------------------------------ run state */
 
-/* The first failure wins; its cause is published before the flag, so that
-   whoever sees the compute failed also sees which node failed. A later one
-   waits until the flag is out (a few instructions): its caller goes on to
-   count down dependents, and one of them must not run because the flag was
-   not yet there to stop it. */
-static void mark_failed(dusk__run *r, int code, dusk_node *cause) {
-  dusk_node *none = NULL;
-  if (atomic_compare_exchange_strong(&r->cause, &none, cause))
-    atomic_store(&r->failed, code);
-  else
-    while (atomic_load(&r->failed) == 0)
-      cpu_wait();
-}
-
 /*
 ** True when n failed only because a compute stopped before n, or a node
 ** upstream of n, could run ("not run: the compute stopped"): its failure is
@@ -182,9 +168,15 @@ static bool not_run(const dusk_node *n) {
   return node_state(n) == DUSK__FAILED && (node_flags(n) & DUSK__NOT_RUN);
 }
 
-/* The same for a node of another compute that failed: when that compute
-   gave it up (it did not run), its failure is no answer, and r is to be
-   tried again (see dusk__compute). */
+/*
+** Mark r failed, caused by `cause`. The first failure wins; its cause is
+** published before the flag, so that whoever sees the compute failed also
+** sees which node failed. A later one waits until the flag is out (a few
+** instructions): its caller goes on to count down dependents, and one of
+** them must not run because the flag was not yet there to stop it. When the
+** first cause is a node another compute gave up (it did not run: given_up),
+** the failure is no answer, and r is to be tried again (dusk__compute).
+*/
 static void mark_failed_by(dusk__run *r, int code, dusk_node *cause,
                            bool given_up) {
   dusk_node *none = NULL;
@@ -192,9 +184,14 @@ static void mark_failed_by(dusk__run *r, int code, dusk_node *cause,
     atomic_store_explicit(&r->again, given_up, memory_order_relaxed);
     atomic_store(&r->failed, code); /* publishes again */
   } else {
-    while (atomic_load(&r->failed) == 0) /* as in mark_failed() */
+    while (atomic_load(&r->failed) == 0)
       cpu_wait();
   }
+}
+
+/* A failure of r's own (a task, a cancel, no memory): an answer. */
+static void mark_failed(dusk__run *r, int code, dusk_node *cause) {
+  mark_failed_by(r, code, cause, false);
 }
 
 static void settle_async(dusk__run *r);
@@ -666,8 +663,15 @@ static dusk_node *cancel_now(dusk_node *n) {
 ** goes on with other work. The task that gives a slot back hands it to the
 ** oldest parked one, which its worker then runs at once (it holds the slot).
 */
+static bool run_failed(dusk_node *n) {
+  return atomic_load_explicit(&dusk__run_of(n)->failed, memory_order_relaxed);
+}
+
+/* The class whose slot n must take before it runs, or NULL: none, or its
+   compute failed (then it is skipped, which needs no slot). One flag test
+   for a task in no class. */
 static dusk__limit *limit_of(dusk_node *n) {
-  if (!(node_flags(n) & DUSK__LIMITED))
+  if (!(node_flags(n) & DUSK__LIMITED) || run_failed(n))
     return NULL;
   const char *name = dusk__graph_resource(dusk__graph_of(n), n);
   if (!name)
@@ -703,10 +707,6 @@ static dusk_node *pass_slot(dusk__limit *l, dusk_node *next,
   return w;
 }
 
-static bool run_failed(dusk_node *n) {
-  return atomic_load_explicit(&dusk__run_of(n)->failed, memory_order_relaxed);
-}
-
 void dusk__exec(void *item) {
   dusk_node *n = item;
   if (!n) { /* the worker ran dry */
@@ -728,7 +728,7 @@ void dusk__exec(void *item) {
       release_args(n);
       target_finished(r); /* the hold dusk_cancel took on its compute */
       n = NULL;
-    } else if (!l && !run_failed(n) && (l = limit_of(n)) && !enter(l, &n)) {
+    } else if (!l && (l = limit_of(n)) && !enter(l, &n)) {
       l = NULL; /* parked, or failed: it holds no slot */
     } else if (cancel_requested(n)) {
       /* A cancel first: a node cancelled while it waited in a queue fails
