@@ -47,10 +47,9 @@ enum {
   DUSK__CANCELLED = 1u << 5, /* dusk_cancel() was called                       */
   DUSK__SHARED = 1u << 8,  /* a target of more than one compute (compute.c)    */
   DUSK__NOT_RUN = 1u << 10, /* failed only because a compute stopped before
-                               it or a node upstream could run (compute.c)   */
+                               it or a node upstream could run: no answer,
+                               a wait or compute runs it (compute.c)       */
   DUSK__LIMITED = 1u << 11, /* tagged with a resource class (resource.c)    */
-  DUSK__GIVEN_UP = 1u << 9, /* not run: its compute stopped for a node that
-                               another compute gave up (compute.c)            */
   DUSK__COUNTED = 1u << 14, /* its result is in the graph's live count (stats) */
 };
 

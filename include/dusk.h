@@ -443,7 +443,10 @@ typedef enum dusk_state {
 ** map_async). Each keeps its result when done. Returns DUSK_OK, DUSK_EINVAL
 ** (as dusk_compute_many()), DUSK_ENOMEM. A failure of one task stops the
 ** others started by the same call, as in a compute; results made by it that
-** succeeded are kept.
+** succeeded are kept. A target that did not run because of the stop ends
+** DUSK_FAILED, its message "not run: the compute stopped after ...", and
+** its callbacks see that code; that is no answer of its own, so a wait
+** (dusk_wait(), dusk_get()) on it runs it then.
 */
 DUSK_API int dusk_start(dusk_graph *g, int n, dusk_node *const *nodes);
 
@@ -503,9 +506,9 @@ DUSK_API int dusk_wait_any(dusk_node *const *nodes, int count,
 ** right after n's result is published; it must not block for long. If the
 ** graph is freed first, it is called from dusk_graph_free() with
 ** DUSK_ECANCELED. Registering on a node that is not started waits for a
-** compute to run it. A node that a compute gave up (it stopped after a
-** failure elsewhere before the node could run) finishes with that failure's
-** code here, although a later wait or compute runs it again.
+** compute to run it. A node that did not run because its compute stopped
+** after a failure elsewhere finishes with that failure's code here,
+** although a later wait or compute runs it.
 ** Returns DUSK_OK, DUSK_EINVAL (NULL n or cb), DUSK_ENOMEM (nothing
 ** registered, cb never called).
 */

@@ -46,8 +46,10 @@
 ** and every intermediate freed, and the caller wakes. The message of a node
 ** that did not run is made when asked for (dusk_errmsg), from the node that
 ** caused it, stored in the node's value slot while it is FAILED. Such a
-** failure is no answer for another compute that waited on the node: that
-** one is tried again (dusk__compute), and claims what was given up.
+** node carries NOT_RUN: its failure is no answer for anyone else. Another
+** compute that waited on it is tried again (dusk__compute) and claims it;
+** a wait that finds it failed runs it too (only a failure of its own, or
+** upstream, is a wait's answer).
 */
 #include "src/core.h"
 #include "src/uthash_dusk.h"
@@ -466,16 +468,16 @@ static dusk_node *skip(dusk_node *n) {
   dusk__run *r = dusk__run_of(n);
   int ndeps = (int)n->val.i64;
   dusk_node *const *args = dusk__args(n);
+  /* The first argument that failed for a reason of its own, else the
+     first that failed. */
   dusk_node *cause = NULL;
-  for (int i = 0; i < n->nargs && !cause; i++)
-    if (node_state(args[i]) == DUSK__FAILED)
+  for (int i = 0; i < n->nargs && !(cause && !not_run(cause)); i++)
+    if (node_state(args[i]) == DUSK__FAILED && (!cause || !not_run(args[i])))
       cause = args[i];
   /* Not run, unless an argument failed for a reason of its own. */
   uint16_t why = cause && !not_run(cause) ? 0 : DUSK__NOT_RUN;
   release_args(n);
   int code = atomic_load(&r->failed);
-  if (atomic_load_explicit(&r->again, memory_order_relaxed))
-    why |= DUSK__GIVEN_UP; /* a wait runs it again */
   if (why)
     atomic_fetch_or(&n->flags, why);
   if (cause) {
@@ -817,7 +819,7 @@ static enum claim_result claim(dusk__run *r, dusk_node *n, int s) {
   atomic_store_explicit(&n->run, r, memory_order_relaxed);
   n->deps = 0;
   n->val.i64 = 0; /* counts the dependents while set up */
-  uint16_t life = DUSK__SHARED | DUSK__GIVEN_UP | DUSK__NOT_RUN;
+  uint16_t life = DUSK__SHARED | DUSK__NOT_RUN;
   if (node_flags(n) & life) /* a new life: none of these holds yet */
     atomic_fetch_and(&n->flags, (uint16_t)~life);
   atomic_store_explicit(&n->pending, 1 + n->nargs, memory_order_relaxed);
@@ -927,11 +929,12 @@ static enum link link_to(dusk__run *r, dusk_node *n, dusk_node *consumer) {
     case DUSK__IDLE:
     case DUSK__FAILED: {
       /* Cancelled stays cancelled; a wait takes a failure as its answer,
-         unless the node was given up for another compute's failure. */
+         unless the node did not run (its compute stopped for a failure
+         elsewhere): that is no answer. */
       bool keep = s == DUSK__FAILED &&
                   ((node_flags(n) & DUSK__CANCELLED) ||
                    (!consumer && r->no_retry &&
-                    !(node_flags(n) & DUSK__GIVEN_UP)));
+                    !(node_flags(n) & DUSK__NOT_RUN)));
       enum claim_result c = keep ? NOT_CLAIMABLE : claim(r, n, s);
       if (c == CLAIMED_NOW)
         return LINK_LOCAL;
@@ -1368,12 +1371,10 @@ static int link_targets(dusk__run *r, int n, dusk_node *const *nodes) {
       atomic_fetch_add(&t->refs, 1); /* the keep */
     } else if (k != LINK_WAIT)
       atomic_fetch_sub(&r->targets_left, 1);
-    if (k == LINK_FAILED) { /* a wait takes a failure as it is, unless it
-                               was given up for another compute's failure */
+    if (k == LINK_FAILED) { /* a wait takes a failure as it is, unless the
+                               node did not run: then it tries again */
       int code = dusk_errcode(t);
-      mark_failed_by(r, code ? code : DUSK_ETASK, t,
-                     r->no_retry ? node_flags(t) & DUSK__GIVEN_UP
-                                 : not_run(t) || r->winding);
+      mark_failed_by(r, code ? code : DUSK_ETASK, t, not_run(t) || r->winding);
     }
   }
   return 0;

@@ -171,10 +171,22 @@ static char *not_run_message(dusk_graph *g, const dusk_node *n) {
   char self[128];
   dusk__label(n, self, sizeof self);
   const dusk_node *root = root_cause(n);
-  if (root != n &&
-      (kind_of(root) == DUSK__FAIL_OWN || kind_of(root) == DUSK__FAIL_CANCELLED)) {
-    const char *why = own_message(g, root);
-    return dusk__format("%s not run: upstream %s", self, why ? why : "failed");
+  /* The flag decides (a wait runs such a node again): the links it was
+     stopped through may have failed for real since. */
+  bool stopped = atomic_load_explicit(&n->flags, memory_order_relaxed) &
+                 DUSK__NOT_RUN;
+  if (!stopped) {
+    int how = root != n && node_state(root) == DUSK__FAILED ? kind_of(root)
+                                                            : -1;
+    const char *why = how == DUSK__FAIL_OWN || how == DUSK__FAIL_CANCELLED
+                          ? own_message(g, root)
+                          : NULL;
+    if (why || root == n)
+      return dusk__format("%s not run: upstream %s", self,
+                          why ? why : "failed");
+    char up[128]; /* the node that failed was taken up again since */
+    return dusk__format("%s not run: upstream %s failed (it was run again "
+                        "since)", self, dusk__label(root, up, sizeof up));
   }
   const dusk_node *first = kind_of(root) == DUSK__FAIL_STOPPED ? root->val.ptr
                                                             : NULL;

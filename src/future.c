@@ -78,7 +78,11 @@ static int wait_until(dusk_node *n, dusk_value *out, int64_t deadline) {
     *out = (dusk_value){.kind = DUSK_NONE};
   if (!n)
     return dusk__set_error(DUSK_EINVAL, "wait: NULL node");
-  if (state_of(n) == DUSK__FAILED) { /* finished: its failure is the answer */
+  /* Finished: its failure is the answer, unless it did not run (its
+     compute stopped for a failure elsewhere): then it runs now. */
+  if (state_of(n) == DUSK__FAILED &&
+      !(atomic_load_explicit(&n->flags, memory_order_relaxed) &
+        DUSK__NOT_RUN)) {
     int code = dusk_errcode(n);
     if (code != DUSK_OK)
       return code;

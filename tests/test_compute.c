@@ -1581,6 +1581,35 @@ START_TEST(test_errors_compute_again_retries) {
 }
 END_TEST
 
+/*
+** top(f) failed for f's failure; f was run again since, and succeeded.
+** top's message, made when first asked, cannot quote f any more and says
+** so; top's failure is still a wait's answer, and a compute retries it.
+*/
+START_TEST(test_errors_cause_run_again_since) {
+  dusk_pool *p = new_pool(2);
+  dusk_graph *g = new_graph(p);
+  atomic_int calls = 0, rtop = 0;
+  dusk_node *f = dusk_call_named(g, "flaky", t_fail_once, &calls, 0, NULL);
+  dusk_node *top = dusk_call_named(g, "after", t_count, &rtop, 1, &f);
+  ck_assert_int_eq(dusk_compute(g, top, NULL), DUSK_ETASK);
+  dusk_value v;
+  ck_assert_int_eq(dusk_compute(g, f, &v), DUSK_OK);
+  ck_assert_int_eq(v.i64, 40);
+  const char *m = dusk_errmsg(top);
+  ck_assert_msg(tu_has(m, "after") && tu_has(m, "not run: upstream flaky") &&
+                    tu_has(m, "failed (it was run again since)"),
+                "top says %s", m ? m : "(null)");
+  ck_assert_int_eq(dusk_wait(top), DUSK_ETASK);
+  ck_assert_int_eq(tu_ldi(&rtop), 0);
+  ck_assert_int_eq(dusk_compute(g, top, &v), DUSK_OK);
+  ck_assert_int_eq(v.i64, 41);
+  ck_assert_int_eq(tu_ldi(&calls), 2);
+  dusk_graph_free(g);
+  dusk_pool_free(p);
+}
+END_TEST
+
 START_TEST(test_errors_compute_many_keeps_nothing) {
   tu_reset(64);
   dusk_pool *p = new_pool(2);
@@ -2499,6 +2528,7 @@ static Suite *compute_suite(void) {
   tcase_add_test(tc, test_errors_no_task_starts_after_failure);
   tcase_add_test(tc, test_errors_results_released);
   tcase_add_test(tc, test_errors_compute_again_retries);
+  tcase_add_test(tc, test_errors_cause_run_again_since);
   tcase_add_test(tc, test_errors_compute_many_keeps_nothing);
   tcase_add_test(tc, test_errors_nothing_hangs);
   suite_add_tcase(s, tc);

@@ -701,7 +701,8 @@ END_TEST
 
 /*
 ** dusk_start({S, F, B}) where F(S) fails while B's argument A is held
-** running by its gate: S keeps its result, B never runs.
+** running by its gate: S keeps its result, B does not run in the start.
+** B's failure is no answer (it only did not run): a wait runs it then.
 */
 START_TEST(test_start_failure_stops_others) {
   dusk_pool *p = new_pool(2);
@@ -718,12 +719,18 @@ START_TEST(test_start_failure_stops_others) {
   ck_assert_int_eq(dusk_wait(f), DUSK_ETASK);
   ck_assert(tu_has(dusk_errmsg(f), "kaboom"));
   gate_open(&ga);
-  int rc = dusk_wait(b);
-  ck_assert_msg(rc != DUSK_OK, "b's compute failed, yet b succeeded");
+  ck_assert_int_eq(dusk_wait_any(&b, 1, -1), 0); /* finished; not rerun */
   ck_assert_int_eq(dusk_status(b), DUSK_FAILED);
   ck_assert_int_eq(dusk_ready(b), 1);
   ck_assert_int_eq(tu_ldi(&bruns), 0);
   ck_assert_int_eq(tu_ldi(&ga.runs), 1);
+  const char *m = dusk_errmsg(b);
+  ck_assert_msg(tu_has(m, "not run: the compute stopped after") &&
+                    tu_has(m, "kaboom"),
+                "b says %s", m ? m : "(null)");
+  ck_assert_int_eq(dusk_wait(b), DUSK_OK);
+  ck_assert_int_eq(tu_ldi(&bruns), 1);
+  ck_assert_int_eq(tu_ldi(&ga.runs), 2); /* A's result went with the stop */
   /* S succeeded before F failed: kept. */
   ck_assert_int_eq(dusk_status(s), DUSK_DONE);
   dusk_value out;
@@ -862,6 +869,41 @@ START_TEST(test_wait_failed_not_rerun) {
   /* dusk_compute() retries. */
   ck_assert_int_eq(dusk_compute(g, f, NULL), DUSK_ETASK);
   ck_assert_int_eq(tu_ldi(&runs), 2);
+  dusk_graph_free(g);
+  dusk_pool_free(p);
+}
+END_TEST
+
+/*
+** c(x, y): y fails while x's argument w is held by its gate, so x does not
+** run. c failed for y's failure (an answer: a wait returns it and runs
+** nothing), not for x's stop, although x comes first.
+*/
+START_TEST(test_wait_upstream_failure_is_answer) {
+  dusk_pool *p = new_pool(2);
+  dusk_graph *g = new_graph(p);
+  gate gs[2] = {{.value = 1}, {.value = 1, .fail = DUSK_ETASK}};
+  atomic_int xruns = 0, cruns = 0;
+  dusk_node *w = dusk_call(g, t_gate, &gs[0], 0, NULL);
+  dusk_node *x = dusk_call(g, t_count, &xruns, 1, &w);
+  dusk_node *y = dusk_call(g, t_gate, &gs[1], 0, NULL);
+  dusk_node *xy[2] = {x, y};
+  dusk_node *c = dusk_call(g, t_count, &cruns, 2, xy);
+  ck_assert_int_eq(dusk_start(g, 1, &c), DUSK_OK);
+  ck_assert(gate_started(&gs[0]) && gate_started(&gs[1]));
+  gate_open(&gs[1]);
+  ck_assert_int_eq(dusk_wait_any(&y, 1, -1), 0);
+  gate_open(&gs[0]);
+  ck_assert_int_eq(dusk_wait_any(&c, 1, -1), 0);
+  ck_assert_int_eq(tu_ldi(&xruns), 0);
+  const char *m = dusk_errmsg(c);
+  ck_assert_msg(tu_has(m, "not run: upstream") &&
+                    tu_has(m, "the gate failed as asked"),
+                "c says %s", m ? m : "(null)");
+  ck_assert_int_eq(dusk_wait(c), DUSK_ETASK);
+  ck_assert_int_eq(tu_ldi(&gs[1].runs), 1);
+  ck_assert_int_eq(tu_ldi(&cruns), 0);
+  assert_gates_ok(gs, 2);
   dusk_graph_free(g);
   dusk_pool_free(p);
 }
@@ -2528,6 +2570,7 @@ static Suite *future_suite(void) {
   tcase_set_timeout(tc, slow);
   tcase_add_test(tc, test_wait_computes_not_started);
   tcase_add_test(tc, test_wait_failed_not_rerun);
+  tcase_add_test(tc, test_wait_upstream_failure_is_answer);
   tcase_add_test(tc, test_wait_get_borrows);
   tcase_add_test(tc, test_wait_for_timeout);
   suite_add_tcase(s, tc);
