@@ -47,8 +47,16 @@ typedef struct worker {
   int index;
   uint64_t rng;
   pthread_t thread;
-  atomic_ullong run, steals, parks; /* statistics, relaxed */
+  atomic_ullong run, steals, parks; /* statistics: written by the worker
+                                       only (bump), read by anyone */
 } worker;
+
+/* Count one on a counter that only this thread writes: a load and a store,
+   no locked instruction on the path of every task. */
+static void bump(atomic_ullong *c) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
+}
 
 struct dusk_pool {
   int n;
@@ -129,7 +137,7 @@ static void park(worker *w, int (*done)(void *), void *arg, int64_t deadline) {
   unsigned seen = atomic_load(&p->epoch);
   atomic_fetch_add(&p->nsleep, 1);
   if (!any_work(p) && !atomic_load(&p->stop) && !(done && done(arg))) {
-    atomic_fetch_add_explicit(&w->parks, 1, memory_order_relaxed);
+    bump(&w->parks);
     struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
     pthread_mutex_lock(&p->park_lock);
     while (atomic_load(&p->epoch) == seen)
@@ -224,7 +232,7 @@ static void *steal_round(worker *w) {
       if (x == DUSK__STEAL_RETRY)
         retry = true;
       else if (x != DUSK__STEAL_EMPTY) {
-        atomic_fetch_add_explicit(&w->steals, 1, memory_order_relaxed);
+        bump(&w->steals);
         return x;
       }
     }
@@ -270,7 +278,7 @@ static void *find_work_spinning(worker *w, int (*done)(void *), void *arg) {
 }
 
 static void run_item(worker *w, void *x) {
-  atomic_fetch_add_explicit(&w->run, 1, memory_order_relaxed);
+  bump(&w->run);
   w->pool->run(x);
 }
 
