@@ -756,7 +756,7 @@ void dusk__exec(void *item) {
 */
 static int push_claimed(dusk__run *r, dusk_node *n) {
   if (r->top == r->norder) { /* full: double, keeping the stack at the end */
-    size_t cap = r->cap ? 2 * r->cap : 256, depth = r->cap - r->top;
+    size_t cap = r->cap ? 2 * r->cap : 16, depth = r->cap - r->top;
     dusk_node **o = dusk__malloc_big(cap * sizeof *o);
     if (!o)
       return -1;
@@ -1038,7 +1038,7 @@ typedef struct dusk__link {
 static int reserve_log(dusk__run *r) {
   if (r->nlog < r->logcap)
     return 0;
-  size_t cap = r->logcap ? 2 * r->logcap : 64;
+  size_t cap = r->logcap ? 2 * r->logcap : 8;
   link_entry *l = dusk__realloc(r->log, cap * sizeof *l);
   if (!l)
     return -1;
@@ -1248,6 +1248,7 @@ static void run_free(dusk__run *r) {
     cells_free(b);
   }
   dusk__free(r->log);
+  dusk__stats_free(r);
   pthread_mutex_destroy(&r->lock);
   pthread_cond_destroy(&r->cond);
   dusk__free(r);

@@ -25,7 +25,7 @@ enum { DUSK__FAIL_OWN, DUSK__FAIL_UPSTREAM, DUSK__FAIL_STOPPED,
 ** count into a slot of their own (worker w into slot (w + 1) % SLOTS, so a
 ** slot is shared only in pools of more than SLOTS - 1 workers), summed when
 ** the compute ends. A slot fills a cache line (padded rather than aligned:
-** the compute record comes from malloc), so workers do not share lines.
+** the slots come from malloc), so workers do not share lines.
 */
 enum { DUSK__STAT_SLOTS = 16 };
 typedef struct dusk__stat_slot {
@@ -38,7 +38,9 @@ typedef struct dusk__run_stats {
   bool on;                   /* they were on when the compute started     */
   int64_t t0, t_ready, t_done; /* started, first task queued, last done   */
   dusk__pool_stats pool;     /* the pool's counters when it started      */
-  dusk__stat_slot slot[DUSK__STAT_SLOTS];
+  dusk__stat_slot *slot;     /* DUSK__STAT_SLOTS of them, made the first
+                                time statistics are on (a compute record
+                                lives as long as a future: kept small)    */
 } dusk__run_stats;
 
 /*
@@ -133,6 +135,7 @@ void dusk__trace_task(const dusk_node *n, int tid, int64_t start, int64_t end);
 /* Statistics (src/stats.c), each a no-op for a compute started without. */
 void dusk__stats_init(void);                       /* DUSK_STATS; once   */
 void dusk__stats_begin(dusk__run *r);              /* set up             */
+void dusk__stats_free(dusk__run *r);               /* the record goes    */
 void dusk__stats_ready(dusk__run *r);              /* first task queued  */
 void dusk__stats_done(dusk__run *r);               /* last target done   */
 void dusk__stats_end(dusk__run *r, int code);      /* before run_put     */

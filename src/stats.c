@@ -80,6 +80,10 @@ static void raise_to(atomic_size_t *peak, size_t v) {
 void dusk__stats_begin(dusk__run *r) {
   dusk__run_stats *st = &r->stats;
   st->on = DUSK__DIAG_ON() & DUSK__DIAG_STATS;
+  if (st->on && !st->slot) {
+    st->slot = dusk__malloc(DUSK__STAT_SLOTS * sizeof *st->slot);
+    st->on = st->slot != NULL; /* no memory: this compute keeps none */
+  }
   if (!st->on)
     return;
   st->t0 = dusk__now();
@@ -137,6 +141,11 @@ void dusk__stats_finish(dusk_node *n, int state) {
     raise_to(&slot->peak_live, live + 1);
     raise_to(&slot->peak_bytes, held + bytes);
   }
+}
+
+void dusk__stats_free(dusk__run *r) {
+  dusk__free(r->stats.slot);
+  r->stats.slot = NULL;
 }
 
 /* Sum the slots and the pool's counters into s. */
