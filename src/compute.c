@@ -1199,9 +1199,11 @@ static void undo(dusk__run *r) {
 /*
 ** Finished computes are kept for reuse, process-wide: their arrays are sized
 ** for the last graph, and faulting such arrays in afresh for every compute
-** costs more than the compute.
+** costs more than the compute. The first BIG_RUNS kept keep arrays of up to
+** KEEP_ENTRIES; the others, there for futures (one record each while they
+** run), keep only small ones, so that many of them hold little memory.
 */
-enum { CACHED_RUNS = 4 };
+enum { CACHED_RUNS = 64, BIG_RUNS = 4 };
 static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
 static dusk__run *cached_runs[CACHED_RUNS];
 static int ncached_runs;
@@ -1254,7 +1256,7 @@ static void run_free(dusk__run *r) {
   dusk__free(r);
 }
 
-enum { KEEP_ENTRIES = 1 << 16, KEEP_BLOCKS = 2 };
+enum { KEEP_ENTRIES = 1 << 16, KEEP_BLOCKS = 2, SMALL_ENTRIES = 256 };
 
 /*
 ** When the pool has taken the last ready node of a large compute, the
@@ -1272,16 +1274,25 @@ static void give_back_order(dusk__batch *b) {
 /* Keep what is small for the next compute; give large arrays back (they
    are backed by huge pages, so getting them again costs little), so that
    memory used once for a large graph is not held for good. */
-static void trim(dusk__run *r) {
-  if (r->cap > KEEP_ENTRIES) {
+static void trim(dusk__run *r, bool big) {
+  size_t keep = big ? KEEP_ENTRIES : SMALL_ENTRIES;
+  if (r->cap > keep) {
     dusk__free_big(r->order, r->cap * sizeof *r->order);
     r->order = NULL;
     r->cap = r->top = 0;
   }
-  if (r->logcap > KEEP_ENTRIES) {
+  if (r->logcap > keep) {
     dusk__free(r->log);
     r->log = NULL;
     r->logcap = 0;
+  }
+  if (!big) {
+    for (cells *x = r->cells, *next; x; x = next) {
+      next = x->next;
+      cells_free(x);
+    }
+    r->cells = NULL;
+    return;
   }
   cells *b = r->cells;
   for (int i = 1; b && i < KEEP_BLOCKS; i++)
@@ -1297,9 +1308,9 @@ static void trim(dusk__run *r) {
 
 static void run_put(dusk__run *r) {
   dusk_graph *g = r->g;
-  trim(r);
   pthread_mutex_lock(&runs_lock);
   if (ncached_runs < CACHED_RUNS) {
+    trim(r, ncached_runs < BIG_RUNS);
     cached_runs[ncached_runs++] = r;
     r = NULL;
   }
