@@ -233,19 +233,15 @@ uint64_t dusk__node_id(const dusk_node *n) {
 
 /* -------------------------------------------------------------- values */
 
-int dusk__node_set_value(dusk_node *n, dusk_value v) {
+int dusk__node_set_boxed(dusk_node *n, dusk_value v) {
+  dusk__box *b = dusk__malloc(sizeof *b);
+  if (!b)
+    return -1;
+  *b = (dusk__box){v.ptr, v.size, v.free};
   atomic_store_explicit(&n->kind, (uint8_t)v.kind, memory_order_relaxed);
-  if (v.kind == DUSK_PTR && (v.size || v.free)) {
-    dusk__box *b = dusk__malloc(sizeof *b);
-    if (!b)
-      return -1;
-    *b = (dusk__box){v.ptr, v.size, v.free};
-    n->val.ptr = b;
-    atomic_store_explicit(&dusk__graph_of(n)->boxes, true, memory_order_relaxed);
-    atomic_fetch_or_explicit(&n->flags, DUSK__BOXED, memory_order_relaxed);
-  } else {
-    n->val.i64 = v.kind == DUSK_NONE ? 0 : v.i64;
-  }
+  n->val.ptr = b;
+  atomic_store_explicit(&dusk__graph_of(n)->boxes, true, memory_order_relaxed);
+  atomic_fetch_or_explicit(&n->flags, DUSK__BOXED, memory_order_relaxed);
   return 0;
 }
 
@@ -269,7 +265,7 @@ void dusk__node_uncount(dusk_node *n) {
     atomic_fetch_sub_explicit(&g->live_bytes, bytes, memory_order_relaxed);
 }
 
-void dusk__node_clear_value(dusk_node *n) {
+void dusk__node_clear_held(dusk_node *n) {
   uint16_t flags = atomic_load_explicit(&n->flags, memory_order_relaxed);
   if (flags & DUSK__COUNTED)
     dusk__node_uncount(n);

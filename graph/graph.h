@@ -233,11 +233,30 @@ static inline dusk_value dusk__node_value(const dusk_node *n) {
   return v;
 }
 
-/* Store v as n's value; -1 when out of memory (v is then not stored). */
-int dusk__node_set_value(dusk_node *n, dusk_value v);
+/* The slow halves of the two below: a boxed value (graph.c). */
+int dusk__node_set_boxed(dusk_node *n, dusk_value v);
+void dusk__node_clear_held(dusk_node *n);
+
+/* Store v as n's value; -1 when out of memory (v is then not stored).
+   Inline: it runs once per task, and a plain value is two stores. */
+static inline int dusk__node_set_value(dusk_node *n, dusk_value v) {
+  if (v.kind == DUSK_PTR && (v.size || v.free))
+    return dusk__node_set_boxed(n, v);
+  atomic_store_explicit(&n->kind, (uint8_t)v.kind, memory_order_relaxed);
+  n->val.i64 = v.kind == DUSK_NONE ? 0 : v.i64;
+  return 0;
+}
 
 /* Release n's value (calling its free) and make it DUSK_NONE. */
-void dusk__node_clear_value(dusk_node *n);
+static inline void dusk__node_clear_value(dusk_node *n) {
+  if (atomic_load_explicit(&n->flags, memory_order_relaxed) &
+      (DUSK__COUNTED | DUSK__BOXED)) {
+    dusk__node_clear_held(n);
+    return;
+  }
+  atomic_store_explicit(&n->kind, DUSK_NONE, memory_order_relaxed);
+  n->val.i64 = 0;
+}
 
 /* ---- pure calls and literals (graph/pure.c) ---- */
 

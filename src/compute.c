@@ -636,7 +636,8 @@ static dusk_node *run_task(dusk_node *n) {
     record_task_failure(n, rc, t.msg);
     return finish(n, DUSK__FAILED, ndeps, true);
   }
-  dusk__free(t.msg);
+  if (t.msg) /* a message with no failure */
+    dusk__free(t.msg);
   return finish(n, DUSK__DONE, ndeps, true);
 }
 
