@@ -3,11 +3,11 @@
 ** free intermediates as their last consumer finishes, and report.
 **
 ** The idea. Building records only arguments. A compute walks back from its
-** targets (depth first, with an explicit stack) and claims every node that has no
-** result and that no other compute is running; those are its nodes. For each
-** it counts the arguments it must wait for (pending) and the consumers that
-** will read its result (refs), and lists who to notify when it finishes (its
-** dependents within this compute). Nodes with nothing to
+** targets (depth first, with an explicit stack) and claims every node that
+** has no result and that no other compute is running; those are its nodes.
+** For each it counts the arguments it must wait for (pending) and the
+** consumers that will read its result (refs), and lists who to notify when
+** it finishes (its dependents within this compute). Nodes with nothing to
 ** wait for go to the pool. A finishing task releases its arguments (the last
 ** reader frees an intermediate), stores its result, and counts down its
 ** dependents; one that reaches zero runs next on the same worker, the others
@@ -40,51 +40,26 @@
 **   an ancestor of a target, so it finished before that; a finisher touches
 **   nothing of the compute after counting down the targets.
 **
-** Failures. A task that fails marks its compute failed. From then on no task
-** of that compute starts: popped nodes are finished as FAILED without running
-** ("not run"), so every claimed node still finishes, every ref is released
-** and every intermediate freed, and the caller wakes. The message of a node
-** that did not run is made when asked for (dusk_errmsg), from the node that
-** caused it, stored in the node's value slot while it is FAILED. Such a
-** node carries NOT_RUN: its failure is no answer for anyone else. Another
-** compute that waited on it is tried again (dusk__compute) and claims it;
-** a wait that finds it failed runs it too (only a failure of its own, or
-** upstream, is a wait's answer).
+** Failures. A compute stops at its first failure: its remaining nodes
+** finish as FAILED without running (exec.c). Such a node carries NOT_RUN:
+** its failure is no answer for anyone else. Another compute that waited on
+** it is tried again (dusk__compute) and claims it; a wait that finds it
+** failed runs it too (only a failure of its own, or upstream, is a wait's
+** answer).
+**
+** The files. This one claims, wires and ends computes; exec.c runs and
+** finishes their tasks; waiters.c keeps the graph's waiter table (computes
+** waiting on others' nodes, and callbacks); cancel.c cancels. run.h is what
+** they share.
 */
-#include "src/core.h"
-#include "src/uthash_dusk.h"
+#include "src/run.h"
+#include "src/alloc.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#if defined(__linux__)
-#include <linux/membarrier.h>
-#endif
-
-/*
-** node.deps while a compute owns the node: a pointer with tags in its low
-** four bits. The pointer is the one dependent (DEPS_ONE), or the first cell
-** of a list of them, or NULL. While the node is set up, node.val counts its
-** dependents (its value slot is free until it has run).
-*/
-enum {
-  DEPS_ONE = 1,    /* the pointer is the one dependent                  */
-  DEPS_TARGET = 4, /* the node is a target of its compute               */
-  DEPS_WAITS = 8,  /* set-up: it waits on a node of another compute     */
-  DEPS_TAGS = 15,
-};
-
-/* A dependent in a list; cells come from the compute's arena. */
-typedef struct cell { /* 16-byte aligned: its address carries four tags */
-  _Alignas(16) dusk_node *node;
-  struct cell *next;
-} cell;
 
 typedef struct dusk__cells {
   struct dusk__cells *next;
@@ -98,102 +73,6 @@ static void cells_free(cells *b) {
     dusk__slab_put(b);
   else
     dusk__free(b);
-}
-
-typedef struct dusk__waiter {
-  struct dusk__waiter *next;
-  dusk_node *consumer; /* a node of another compute, or NULL: a target */
-  dusk__run *run;      /* NULL: a callback                               */
-  dusk_done_fn cb;
-  void *udata;
-} waiter;
-
-typedef struct dusk__wlist {
-  const dusk_node *node;
-  waiter *first;
-  UT_hash_handle hh;
-} wlist;
-
-struct dusk_task {
-  dusk_node *node;
-  dusk_graph *graph;
-  char *msg;
-};
-
-static int node_state(const dusk_node *n) {
-  return atomic_load_explicit(&n->state, memory_order_acquire);
-}
-
-static uint16_t node_flags(const dusk_node *n) {
-  return atomic_load_explicit(&n->flags, memory_order_relaxed);
-}
-
-static void cpu_wait(void) { sched_yield(); }
-
-/* ---------------------------------------------------------- refs, values */
-
-/* Take a ref on a node that has a result; false if its last ref is going. */
-static bool try_retain(dusk_node *n) {
-  int r = atomic_load_explicit(&n->refs, memory_order_relaxed);
-  while (r > 0)
-    if (atomic_compare_exchange_weak(&n->refs, &r, r + 1))
-      return true;
-  return false;
-}
-
-/* Drop a ref; the last one frees a result and makes the node IDLE again. */
-static void release(dusk_node *n) {
-  if (node_flags(n) & DUSK__LITERAL)
-    return;
-  if (atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) != 1)
-    return;
-  if (node_state(n) == DUSK__DONE) {
-    dusk__node_clear_value(n);
-    atomic_store_explicit(&n->state, DUSK__IDLE, memory_order_release);
-  }
-}
-
-static void release_args(dusk_node *n) {
-  dusk_node *const *args = dusk__args(n);
-  for (int i = 0; i < n->nargs; i++)
-    release(args[i]);
-}
-
-/* ------------------------------------------------------------ run state */
-
-/*
-** True when n failed only because a compute stopped before n, or a node
-** upstream of n, could run ("not run: the compute stopped"): its failure is
-** no answer, and the next compute that needs n runs it.
-*/
-static bool not_run(const dusk_node *n) {
-  return node_state(n) == DUSK__FAILED && (node_flags(n) & DUSK__NOT_RUN);
-}
-
-/*
-** Mark r failed, caused by `cause`. The first failure wins; its cause is
-** published before the flag, so that whoever sees the compute failed also
-** sees which node failed. A later one waits until the flag is out (a few
-** instructions): its caller goes on to count down dependents, and one of
-** them must not run because the flag was not yet there to stop it. When the
-** first cause is a node another compute gave up (it did not run: given_up),
-** the failure is no answer, and r is to be tried again (dusk__compute).
-*/
-static void mark_failed_by(dusk__run *r, int code, dusk_node *cause,
-                           bool given_up) {
-  dusk_node *none = NULL;
-  if (atomic_compare_exchange_strong(&r->cause, &none, cause)) {
-    atomic_store_explicit(&r->again, given_up, memory_order_relaxed);
-    atomic_store(&r->failed, code); /* publishes again */
-  } else {
-    while (atomic_load(&r->failed) == 0)
-      cpu_wait();
-  }
-}
-
-/* A failure of r's own (a task, a cancel, no memory): an answer. */
-static void mark_failed(dusk__run *r, int code, dusk_node *cause) {
-  mark_failed_by(r, code, cause, false);
 }
 
 static void settle_async(dusk__run *r);
@@ -220,531 +99,9 @@ static void finish_run(dusk__run *r) {
   }
 }
 
-static void target_finished(dusk__run *r) {
+void dusk__target_finished(dusk__run *r) {
   if (atomic_fetch_sub_explicit(&r->targets_left, 1, memory_order_acq_rel) == 1)
     finish_run(r);
-}
-
-/* ------------------------------------------------------------ finishing */
-
-/*
-** Finishing a node is a store (its state) followed by a load (its WAITERS
-** flag), and registering a waiter is the mirror image; one side must see
-** the other, which takes a full fence on both sides (Dekker). Finishing
-** happens for every task, registering rarely, so where Linux offers it the
-** finisher only stops the compiler from reordering and the registrant pays
-** for both with membarrier(2), which runs a full fence on every thread of
-** the process (the asymmetric fence of liburcu and Folly). Elsewhere, and
-** under ThreadSanitizer, which cannot see membarrier, both sides fence.
-*/
-#if defined(__linux__) && defined(SYS_membarrier) && !DUSK__TSAN
-#define HAVE_MEMBARRIER 1
-#else
-#define HAVE_MEMBARRIER 0
-#endif
-
-static bool heavy; /* set once, before any pool exists */
-
-void dusk__fences_init(void) {
-#if HAVE_MEMBARRIER
-  heavy = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
-                  0, 0) == 0;
-#endif
-}
-
-static void heavy_barrier(void) {
-#if HAVE_MEMBARRIER
-  if (heavy && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0,
-                       0) == 0)
-    return;
-#endif
-  atomic_thread_fence(memory_order_seq_cst);
-}
-
-/* Store n's final state; returns its flags as read after the store. */
-static uint16_t publish_state(dusk_node *n, uint8_t state) {
-  if (heavy) {
-    atomic_store_explicit(&n->state, state, memory_order_release);
-    atomic_signal_fence(memory_order_seq_cst);
-    return atomic_load_explicit(&n->flags, memory_order_relaxed);
-  }
-  atomic_store_explicit(&n->state, state, memory_order_seq_cst);
-  return atomic_load_explicit(&n->flags, memory_order_seq_cst);
-}
-
-/*
-** A node cancelled while it waits is finished at once (dusk_cancel), but
-** its arguments still count it down; CANCEL_BIAS added to its pending keeps
-** it from ever reaching zero, and reaching the bias says its arguments are
-** all done: it is then handed to a worker, which only releases them.
-*/
-enum { CANCEL_BIAS = 1 << 29 };
-
-/* Count down a consumer by k; true when it has nothing left to wait for. */
-static bool count_down_by(dusk_node *d, int k) {
-  int old = atomic_fetch_sub_explicit(&d->pending, k, memory_order_acq_rel);
-  return old == k || old == CANCEL_BIAS + k;
-}
-
-static bool count_down(dusk_node *d) { return count_down_by(d, 1); }
-
-static void push_or_run(dusk_node *d) {
-  if (dusk__pool_push(dusk__run_of(d)->pool, d) != 0)
-    dusk__exec(d); /* no memory to queue it: run it here */
-}
-
-/*
-** Tell the waiters of other computes that n finished. The graph lock is held
-** while counting down, so that a compute undoing its set-up sees either the
-** registration or its effect; nodes that became ready are pushed after.
-*/
-static void notify_waiters(dusk_node *n, bool failed) {
-  dusk_graph *g = dusk__graph_of(n);
-  pthread_mutex_lock(&g->lock);
-  wlist *l = NULL;
-  HASH_FIND_PTR(g->waiters, &n, l);
-  waiter *w = NULL;
-  if (l) {
-    HASH_DEL(g->waiters, l);
-    w = l->first;
-    dusk__free(l);
-  }
-  atomic_fetch_and(&n->flags, (uint16_t)~DUSK__WAITERS);
-  waiter *ready = NULL, *targets = NULL, *calls = NULL;
-  int code = failed ? dusk_errcode(n) : DUSK_OK;
-  bool given_up = failed && not_run(n);
-  while (w) {
-    waiter *next = w->next;
-    if (!w->run) {
-      w->next = calls;
-      calls = w;
-      w = next;
-      continue;
-    }
-    if (failed)
-      mark_failed_by(w->run, code ? code : DUSK_ETASK, n, given_up);
-    if (!w->consumer) {
-      w->next = targets;
-      targets = w;
-    } else if (count_down(w->consumer)) {
-      w->next = ready;
-      ready = w;
-    } else {
-      dusk__free(w);
-    }
-    w = next;
-  }
-  pthread_mutex_unlock(&g->lock);
-  for (waiter *next; ready; ready = next) {
-    next = ready->next;
-    push_or_run(ready->consumer);
-    dusk__free(ready);
-  }
-  for (waiter *next; calls; calls = next) {
-    next = calls->next;
-    calls->cb(n, code, calls->udata);
-    dusk__free(calls);
-  }
-  for (waiter *next; targets; targets = next) {
-    next = targets->next;
-    target_finished(targets->run);
-    dusk__free(targets);
-  }
-}
-
-/*
-** Deferred counts. When many tasks feed one consumer (a sum of a million
-** values), counting it down for each is one contended atomic per task, the
-** cache line bouncing between workers. Instead a worker counts locally while
-** the consumer stays the same and publishes the sum with one atomic when it
-** moves on to another consumer or when its deque runs dry (the pool calls
-** dusk__exec(NULL) then, before it steals or sleeps). The consumer cannot
-** run before all its counts arrive anyway; the delay is bounded by the run
-** of one worker's deque.
-*/
-static _Thread_local dusk_node *deferred;
-static _Thread_local int deferred_count;
-
-static void publish_deferred(void) {
-  dusk_node *d = deferred;
-  int k = deferred_count;
-  deferred = NULL;
-  deferred_count = 0;
-  if (d && count_down_by(d, k))
-    push_or_run(d);
-}
-
-/* Defer one count of d; false when it must be counted now (not on a worker:
-   no one would publish it). */
-static bool defer_count(dusk_node *d, bool in_pool) {
-  if (!in_pool || dusk__pool_worker(dusk__run_of(d)->pool) < 0)
-    return false;
-  if (deferred != d)
-    publish_deferred();
-  deferred = d;
-  deferred_count++;
-  return true;
-}
-
-/* Does n, finishing in state, end as cancelled: a cancel finished it, or
-   its task stopped for one (it returned DUSK_ECANCELED)? */
-static bool ends_cancelled(const dusk_node *n, int state) {
-  if (state != DUSK__FAILED)
-    return false;
-  int how = atomic_load_explicit(&n->kind, memory_order_relaxed);
-  return how == DUSK__FAIL_CANCELLED ||
-         (how == DUSK__FAIL_OWN &&
-          atomic_load_explicit(&n->pending, memory_order_relaxed) ==
-              DUSK_ECANCELED);
-}
-
-/*
-** n ran (or was skipped): take the refs of its ndeps dependents, publish
-** its state, wake waiters, count down its dependents. Returns one dependent that is ready, for the caller to run
-** next; the others are pushed. Touches nothing of the compute afterwards
-** except through target_finished(), which is last.
-*/
-static dusk_node *finish(dusk_node *n, int state, int ndeps, bool in_pool) {
-  dusk__run *r = dusk__run_of(n);
-  bool failed = state == DUSK__FAILED;
-  int diag = DUSK__DIAG_ON();
-  if (diag & DUSK__DIAG_PROGRESS)
-    atomic_fetch_add_explicit(&r->ndone, 1, memory_order_relaxed);
-  if (diag & DUSK__DIAG_STATS)
-    dusk__stats_finish(n, state);
-  /* The readers in this compute: added before the result is published, so
-     that another compute never sees DONE with no ref on it. */
-  if (ndeps)
-    atomic_fetch_add_explicit(&n->refs, ndeps, memory_order_relaxed);
-  uint16_t flags = publish_state(n, (uint8_t)state);
-  /* A cancel keeps its flag only on a node that ends cancelled: one that
-     came while the task ran (DUSK_EBUSY), or as the node was being
-     skipped, came too late unless the task stopped for it; the node is not
-     cancelled for later computes. Cleared before any reader is counted
-     down: no compute can take the node up again before. */
-  if ((flags & DUSK__CANCELLED) && !ends_cancelled(n, state))
-    atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
-  if (flags & DUSK__WAITERS)
-    notify_waiters(n, failed);
-  uintptr_t deps = n->deps;
-  dusk_node *next = NULL;
-  if (deps & DEPS_ONE) {
-    dusk_node *d = (dusk_node *)(deps & ~(uintptr_t)DEPS_TAGS);
-    /* With many arguments, defer the count if the last one we deferred was
-       for d too. With one, count it all the same: the atomic is what orders
-       us against a dusk_cancel() that finishes d while it waits. */
-    if (d->nargs > 1 && defer_count(d, in_pool))
-      ;
-    else if (count_down(d))
-      next = d;
-  } else {
-    /* Read each cell before counting down: the count that makes the last
-       target ready can end the compute, and its cells are then reused. */
-    for (cell *e = (cell *)(deps & ~(uintptr_t)DEPS_TAGS), *after; e;
-         e = after) {
-      dusk_node *d = e->node;
-      after = e->next;
-      if (!count_down(d))
-        continue;
-      if (!next)
-        next = d;
-      else
-        push_or_run(d);
-    }
-  }
-  if (deps & DEPS_TARGET)
-    target_finished(r);
-  return next;
-}
-
-static void set_failure(dusk_node *n, int how, int code, dusk_node *cause) {
-  atomic_store_explicit(&n->kind, (uint8_t)how, memory_order_relaxed);
-  n->val.ptr = cause;
-  atomic_store_explicit(&n->pending, code, memory_order_relaxed);
-}
-
-/* The node will not run: the compute stopped, or an argument failed. */
-static dusk_node *skip(dusk_node *n) {
-  dusk__run *r = dusk__run_of(n);
-  int ndeps = (int)n->val.i64;
-  dusk_node *const *args = dusk__args(n);
-  /* The first argument that failed for a reason of its own, else the
-     first that failed. */
-  dusk_node *cause = NULL;
-  for (int i = 0; i < n->nargs && !(cause && !not_run(cause)); i++)
-    if (node_state(args[i]) == DUSK__FAILED && (!cause || !not_run(args[i])))
-      cause = args[i];
-  /* Not run, unless an argument failed for a reason of its own. */
-  uint16_t why = cause && !not_run(cause) ? 0 : DUSK__NOT_RUN;
-  release_args(n);
-  int code = atomic_load(&r->failed);
-  if (why)
-    atomic_fetch_or(&n->flags, why);
-  if (cause) {
-    int up = dusk_errcode(cause);
-    set_failure(n, DUSK__FAIL_UPSTREAM, up ? up : code ? code : DUSK_ETASK,
-                cause);
-  }
-  else
-    set_failure(n, DUSK__FAIL_STOPPED, code, atomic_load(&r->cause));
-  return finish(n, DUSK__FAILED, ndeps, true);
-}
-
-/* ------------------------------------------------------ failure records */
-
-static void record_cancel(dusk_node *n) {
-  char label[128];
-  atomic_store_explicit(&n->kind, DUSK__FAIL_CANCELLED, memory_order_relaxed); /* pending: its args' */
-  n->val.ptr = n;
-  dusk__store_error(dusk__graph_of(n), n, DUSK_ECANCELED,
-              dusk__format("%s cancelled", dusk__label(n, label, sizeof label)));
-}
-
-static void record_task_failure(dusk_node *n, int rc, char *task_msg) {
-  char label[128];
-  char *msg = dusk__format("%s failed: %s", dusk__label(n, label, sizeof label),
-                     task_msg ? task_msg : dusk_strerror(rc));
-  dusk__free(task_msg);
-  set_failure(n, DUSK__FAIL_OWN, rc, n);
-  dusk__store_error(dusk__graph_of(n), n, rc, msg);
-}
-
-/* -------------------------------------------------------------- tasks */
-
-void *dusk_task_udata(dusk_task *t) { return t ? t->node->udata : NULL; }
-dusk_graph *dusk_task_graph(dusk_task *t) { return t ? t->graph : NULL; }
-dusk_node *dusk_task_node(dusk_task *t) { return t ? t->node : NULL; }
-
-int dusk_fail(dusk_task *t, const char *fmt, ...) {
-  if (!t)
-    return DUSK_ETASK;
-  va_list ap;
-  va_start(ap, fmt);
-  int len = fmt ? vsnprintf(NULL, 0, fmt, ap) : -1;
-  va_end(ap);
-  char *s = len >= 0 ? dusk__malloc((size_t)len + 1) : NULL;
-  if (s) {
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)len + 1, fmt, ap);
-    va_end(ap);
-  }
-  dusk__free(t->msg);
-  t->msg = s; /* NULL when out of memory: the code's text is used */
-  return DUSK_ETASK;
-}
-
-enum { INLINE_ARGS = 8 };
-
-/*
-** The argument array of a task with many arguments. The process keeps the
-** last one, so that a wide reduction does not fault in fresh pages on every
-** compute (up to a size); whoever takes it owns it until it gives it back (a task that
-** nests a compute keeps it meanwhile, and the tasks it runs allocate their
-** own). One for the whole process, not one per thread: a worker that ran a
-** wide task once must not hold its array for good.
-*/
-typedef struct spare {
-  size_t cap;
-  dusk_value *v; /* allocated on its own: exactly cap values, no header */
-} spare;
-
-static _Atomic(spare *) kept_args;
-enum { KEEP_ARGS = 1 << 16 }; /* values: 2 MiB */
-
-static void spare_free(spare *s) {
-  if (s) {
-    dusk__free_big(s->v, s->cap * sizeof(dusk_value));
-    dusk__free(s);
-  }
-}
-
-static dusk_value *args_get(int n, spare **owner) {
-  spare *s = atomic_exchange(&kept_args, NULL);
-  if (!s || s->cap < (size_t)n) {
-    spare_free(s);
-    if (!(s = dusk__malloc(sizeof *s)))
-      return NULL;
-    s->cap = (size_t)n;
-    if (!(s->v = dusk__malloc_big((size_t)n * sizeof(dusk_value)))) {
-      dusk__free(s);
-      return NULL;
-    }
-  }
-  *owner = s;
-  return s->v;
-}
-
-/* Keep it for the next wide task, unless it is large: huge pages make a
-   fresh one cheap (one fault per 2 MiB), and holding tens of megabytes
-   between computes would raise every later peak by as much. */
-static void args_put(spare *s) {
-  if (s->cap > KEEP_ARGS)
-    spare_free(s);
-  else
-    spare_free(atomic_exchange(&kept_args, s));
-}
-
-/* n cannot run for want of memory: it fails, and its compute stops. */
-static dusk_node *fail_for_memory(dusk_node *n) {
-  int ndeps = (int)n->val.i64;
-  mark_failed(dusk__run_of(n), DUSK_ENOMEM, n);
-  release_args(n);
-  record_task_failure(n, DUSK_ENOMEM, NULL);
-  return finish(n, DUSK__FAILED, ndeps, true);
-}
-
-/* Run n's task. Returns a dependent to run next, or NULL. */
-static dusk_node *run_task(dusk_node *n) {
-  dusk__run *r = dusk__run_of(n);
-  int ndeps = (int)n->val.i64; /* the value slot counts them until it is set */
-  /* Its dependents are read when it finishes: start fetching them now. */
-  __builtin_prefetch((const void *)(n->deps & ~(uintptr_t)DEPS_TAGS), 1);
-  dusk_value local[INLINE_ARGS];
-  dusk_value *argv = local;
-  spare *owner = NULL;
-  if (n->nargs > INLINE_ARGS && !(argv = args_get(n->nargs, &owner)))
-    return fail_for_memory(n);
-  dusk_node *const *args = dusk__args(n);
-  for (int i = 0; i < n->nargs; i++)
-    argv[i] = dusk__node_value(args[i]);
-  dusk_task t = {n, r->g, NULL};
-  dusk_value out = {.kind = DUSK_NONE};
-  int timed = DUSK__DIAG_ON() & (DUSK__DIAG_TRACE | DUSK__DIAG_STATS);
-  int64_t began = timed ? dusk__now() : 0;
-  int rc = n->fn(&t, argv, n->nargs, &out);
-  if (timed)
-    dusk__diag_task(n, timed, dusk__pool_worker(r->pool) + 1, began);
-  if (argv != local)
-    args_put(owner);
-  release_args(n);
-  if (rc == 0 && (out.kind < DUSK_NONE || out.kind > DUSK_PTR)) {
-    rc = DUSK_EINVAL;
-    t.msg = dusk__format("the task returned a value of unknown kind %d",
-                         (int)out.kind);
-    if (out.free && out.ptr) /* handed to us: released, whatever its kind */
-      out.free(out.ptr);
-    out = (dusk_value){.kind = DUSK_NONE};
-  }
-  if (rc == 0 && dusk__node_set_value(n, out) != 0)
-    rc = DUSK_ENOMEM;
-  if (rc != 0) {
-    /* What a failing task wrote is released: a pointer, or a value of no
-       known kind that still carries a free function. */
-    if (out.kind != DUSK_I64 && out.kind != DUSK_F64 && out.free && out.ptr)
-      out.free(out.ptr);
-    mark_failed(r, rc, n);
-    record_task_failure(n, rc, t.msg);
-    return finish(n, DUSK__FAILED, ndeps, true);
-  }
-  if (t.msg) /* a message with no failure */
-    dusk__free(t.msg);
-  return finish(n, DUSK__DONE, ndeps, true);
-}
-
-/*
-** Cancellation. dusk_cancel() sets CANCELLED, then (full fence) reads the
-** state; the worker stores RUNNING, then (fence) reads the flag. If cancel
-** saw CLAIMED, the worker sees the flag and does not run the task; if the
-** worker missed the flag, cancel sees RUNNING and says so (DUSK_EBUSY).
-*/
-static bool cancel_requested(dusk_node *n) {
-  return publish_state(n, DUSK__RUNNING) & DUSK__CANCELLED;
-}
-
-static dusk_node *cancel_now(dusk_node *n) {
-  dusk__run *r = dusk__run_of(n);
-  int ndeps = (int)n->val.i64;
-  release_args(n);
-  mark_failed(r, DUSK_ECANCELED, n);
-  record_cancel(n);
-  return finish(n, DUSK__FAILED, ndeps, true);
-}
-
-/*
-** Resource classes (scheduler/limit.c). A task of a class with a limit on
-** its pool takes a slot first; finding none, it is parked and the worker
-** goes on with other work. The task that gives a slot back hands it to the
-** oldest parked one, which its worker then runs at once (it holds the slot).
-*/
-static bool run_failed(dusk_node *n) {
-  return atomic_load_explicit(&dusk__run_of(n)->failed, memory_order_relaxed);
-}
-
-/* The class whose slot n must take before it runs, or NULL: none, or its
-   compute failed (then it is skipped, which needs no slot). One flag test
-   for a task in no class. */
-static dusk__limit *limit_of(dusk_node *n) {
-  if (!(node_flags(n) & DUSK__LIMITED) || run_failed(n))
-    return NULL;
-  const char *name = dusk__graph_resource(dusk__graph_of(n), n);
-  if (!name)
-    return NULL;
-  return dusk__limit_find(dusk__pool_limits(dusk__run_of(n)->pool), name);
-}
-
-/* Take a slot of l for *n; false when *n was parked (*n is then NULL) or
-   failed for want of memory (*n is then the node to run next). */
-static bool enter(dusk__limit *l, dusk_node **n) {
-  switch (dusk__limit_enter(l, *n)) {
-  case DUSK__LIMIT_ENTERED:
-    return true;
-  case DUSK__LIMIT_PARKED:
-    *n = NULL;
-    return false;
-  default:
-    *n = fail_for_memory(*n);
-    return false;
-  }
-}
-
-/* Give l's slot back: returns the parked node that now holds it, to run
-   next (next is pushed then), or else next. */
-static dusk_node *pass_slot(dusk__limit *l, dusk_node *next,
-                            dusk__limit **held) {
-  dusk_node *w = dusk__limit_leave(l);
-  if (!w)
-    return next;
-  if (next)
-    push_or_run(next);
-  *held = l;
-  return w;
-}
-
-void dusk__exec(void *item) {
-  dusk_node *n = item;
-  if (!n) { /* the worker ran dry */
-    publish_deferred();
-    return;
-  }
-  dusk__limit *held = NULL; /* the slot handed to n by the task before it */
-  while (n) {
-    dusk__limit *l = held;
-    held = NULL;
-    if (node_state(n) == DUSK__FAILED ||
-        atomic_load_explicit(&n->pending, memory_order_acquire) >=
-            CANCEL_BIAS) { /* cancelled while it waited */
-      /* Its arguments may drain before the canceller has finished it: let
-         it (a few instructions), then only release them. */
-      while (node_state(n) != DUSK__FAILED)
-        cpu_wait();
-      dusk__run *r = dusk__run_of(n);
-      release_args(n);
-      target_finished(r); /* the hold dusk_cancel took on its compute */
-      n = NULL;
-    } else if (!l && (l = limit_of(n)) && !enter(l, &n)) {
-      l = NULL; /* parked, or failed: it holds no slot */
-    } else if (cancel_requested(n)) {
-      /* A cancel first: a node cancelled while it waited in a queue fails
-         as cancelled even when its compute has stopped meanwhile. */
-      n = cancel_now(n);
-    } else if (run_failed(n)) {
-      n = skip(n);
-    } else {
-      n = run_task(n);
-    }
-    if (l)
-      n = pass_slot(l, n, &held);
-  }
 }
 
 /* ------------------------------------------------------------ claiming */
@@ -828,73 +185,6 @@ static enum claim_result claim(dusk__run *r, dusk_node *n, int s) {
   return CLAIMED_NOW;
 }
 
-/* Register (consumer or, when NULL, the run itself) as a waiter on n, which
-   another compute runs. Returns false if n finished meanwhile. */
-static bool add_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer,
-                       int *nomem) {
-  waiter *w = dusk__malloc(sizeof *w);
-  wlist *fresh = dusk__malloc(sizeof *fresh);
-  dusk_graph *g = r->g;
-  bool added = false;
-  pthread_mutex_lock(&g->lock);
-  atomic_fetch_or_explicit(&n->flags, DUSK__WAITERS, memory_order_seq_cst);
-  heavy_barrier();
-  int s = atomic_load_explicit(&n->state, memory_order_seq_cst);
-  if ((s == DUSK__CLAIMED || s == DUSK__RUNNING) && w) {
-    wlist *l = NULL;
-    HASH_FIND_PTR(g->waiters, &n, l);
-    if (!l && fresh) {
-      l = fresh;
-      fresh = NULL;
-      l->node = n;
-      l->first = NULL;
-      dusk__hash_oom = 0;
-      HASH_ADD_PTR(g->waiters, node, l);
-      if (dusk__hash_oom) {
-        fresh = l;
-        l = NULL;
-      }
-    }
-    if (l) {
-      w->consumer = consumer;
-      w->run = r;
-      w->next = l->first;
-      l->first = w;
-      w = NULL;
-      atomic_fetch_add(&n->refs, 1); /* the result stays until we read it */
-      added = true;
-    } else {
-      *nomem = 1;
-    }
-  } else if (s == DUSK__CLAIMED || s == DUSK__RUNNING) {
-    *nomem = 1;
-  }
-  pthread_mutex_unlock(&g->lock);
-  dusk__free(w);
-  dusk__free(fresh);
-  return added;
-}
-
-/* Undo a registration if it is still there; true if it was. */
-static bool remove_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer) {
-  dusk_graph *g = r->g;
-  bool found = false;
-  pthread_mutex_lock(&g->lock);
-  wlist *l = NULL;
-  HASH_FIND_PTR(g->waiters, &n, l);
-  for (waiter **p = l ? &l->first : NULL; p && *p; p = &(*p)->next) {
-    if ((*p)->run == r && (*p)->consumer == consumer) {
-      waiter *w = *p;
-      *p = w->next;
-      dusk__free(w);
-      found = true;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&g->lock);
-  return found;
-}
-
 /* How a consumer in r gets the result of one argument. */
 enum link { LINK_NONE, LINK_LOCAL, LINK_HELD, LINK_WAIT, LINK_FAILED,
             LINK_NOMEM };
@@ -958,7 +248,7 @@ static enum link link_to(dusk__run *r, dusk_node *n, dusk_node *consumer) {
       if (dusk__run_of(n) == r)
         return LINK_LOCAL;
       int nomem = 0;
-      if (add_waiter(r, n, consumer, &nomem))
+      if (dusk__add_waiter(r, n, consumer, &nomem))
         return LINK_WAIT;
       if (nomem)
         return LINK_NOMEM;
@@ -1095,8 +385,8 @@ static int walk(dusk__run *r) {
         break;
       case LINK_FAILED: {
         int code = dusk_errcode(a);
-        mark_failed_by(r, code ? code : DUSK_ETASK, a,
-                       not_run(a) || r->winding);
+        dusk__mark_failed_by(r, code ? code : DUSK_ETASK, a,
+                             not_run(a) || r->winding);
         avail++; /* it will not be waited for */
         break;
       }
@@ -1170,7 +460,7 @@ static void gather_ready(dusk__run *r) {
 static void undo(dusk__run *r) {
   for (size_t i = 0; i < r->nlog; i++) {
     link_entry *e = &r->log[i];
-    if (e->kind == LINK_WAIT && remove_waiter(r, e->node, e->consumer) &&
+    if (e->kind == LINK_WAIT && dusk__remove_waiter(r, e->node, e->consumer) &&
         !e->consumer)
       atomic_fetch_sub(&r->targets_left, 1); /* it will never fire now */
     if (e->kind == LINK_HELD || e->kind == LINK_WAIT || e->kind == LINK_FAILED)
@@ -1184,10 +474,10 @@ static void undo(dusk__run *r) {
     if (target)
       atomic_fetch_sub(&r->targets_left, 1);
     n->deps = 0;
-    set_failure(n, DUSK__FAIL_STOPPED, DUSK_ENOMEM, NULL);
+    dusk__set_failure(n, DUSK__FAIL_STOPPED, DUSK_ENOMEM, NULL);
     atomic_fetch_or(&n->flags, DUSK__NOT_RUN);
     atomic_fetch_add(&n->refs, 1); /* no compute claims it before we are done */
-    finish(n, DUSK__FAILED, 0, false);
+    dusk__finish(n, DUSK__FAILED, 0, false);
     if (target && (atomic_fetch_and(&n->flags, (uint16_t)~DUSK__KEEP) &
                    DUSK__KEEP))
       release(n); /* the keep it took: a failed node keeps nothing */
@@ -1334,7 +624,8 @@ static bool wait_run(dusk__run *r, int64_t deadline) {
   if (r->helper) {
     dusk__pool_help_until(r->pool, run_done, r, deadline);
   } else {
-    publish_deferred(); /* a worker of another pool must not sit on counts */
+    /* A worker of another pool must not sit on counts. */
+    dusk__publish_deferred();
     bool bar = DUSK__DIAG_ON() & DUSK__DIAG_PROGRESS;
     pthread_mutex_lock(&r->lock);
     while (!atomic_load(&r->done)) {
@@ -1387,7 +678,8 @@ static int link_targets(dusk__run *r, int n, dusk_node *const *nodes) {
     if (k == LINK_FAILED) { /* a wait takes a failure as it is, unless the
                                node did not run: then it tries again */
       int code = dusk_errcode(t);
-      mark_failed_by(r, code ? code : DUSK_ETASK, t, not_run(t) || r->winding);
+      dusk__mark_failed_by(r, code ? code : DUSK_ETASK, t,
+                           not_run(t) || r->winding);
     }
   }
   return 0;
@@ -1631,161 +923,3 @@ int dusk_take(dusk_node *n, dusk_value *out) {
   return DUSK_OK;
 }
 
-/* ------------------------------------------------------------ callbacks */
-
-int dusk__on_done(dusk_node *n, dusk_done_fn cb, void *udata) {
-  dusk_graph *g = dusk__graph_of(n);
-  waiter *w = dusk__malloc(sizeof *w);
-  wlist *fresh = dusk__malloc(sizeof *fresh);
-  int rc = DUSK_OK;
-  bool now = false;
-  pthread_mutex_lock(&g->lock);
-  atomic_fetch_or_explicit(&n->flags, DUSK__WAITERS, memory_order_seq_cst);
-  heavy_barrier();
-  int s = atomic_load_explicit(&n->state, memory_order_seq_cst);
-  if (s == DUSK__DONE || s == DUSK__FAILED) {
-    now = true;
-  } else if (!w) {
-    rc = DUSK_ENOMEM;
-  } else {
-    wlist *l = NULL;
-    HASH_FIND_PTR(g->waiters, &n, l);
-    if (!l && fresh) {
-      l = fresh;
-      fresh = NULL;
-      l->node = n;
-      l->first = NULL;
-      dusk__hash_oom = 0;
-      HASH_ADD_PTR(g->waiters, node, l);
-      if (dusk__hash_oom) {
-        fresh = l;
-        l = NULL;
-      }
-    }
-    if (l) {
-      *w = (waiter){.next = l->first, .cb = cb, .udata = udata};
-      l->first = w;
-      w = NULL;
-    } else {
-      rc = DUSK_ENOMEM;
-    }
-  }
-  pthread_mutex_unlock(&g->lock);
-  dusk__free(w);
-  dusk__free(fresh);
-  if (now)
-    cb(n, node_state(n) == DUSK__FAILED ? dusk_errcode(n) : DUSK_OK, udata);
-  return rc;
-}
-
-int dusk_cancel(dusk_node *n) {
-  if (!n || (node_flags(n) & DUSK__LITERAL))
-    return dusk__set_error(DUSK_EINVAL, "cancel: %s",
-                           n ? "a literal is always done" : "NULL node");
-  int before = node_state(n); /* running now: the answer is EBUSY */
-  /* Whether a cancel came before: a finished node keeps its flag then. */
-  bool again = atomic_fetch_or_explicit(&n->flags, DUSK__CANCELLED,
-                                        memory_order_seq_cst) &
-               DUSK__CANCELLED;
-  heavy_barrier();
-  for (;;) {
-    int s = node_state(n);
-    uint8_t idle = DUSK__IDLE;
-    if ((s == DUSK__IDLE || s == DUSK__CLAIMED) &&
-        !(node_flags(n) & DUSK__CANCELLED)) {
-      /* Its task was running and finished since: that finish dropped our
-         request as too late (before any reader ran, so we see the drop).
-         The node has no result again, or a new compute: ask anew. */
-      atomic_fetch_or_explicit(&n->flags, DUSK__CANCELLED,
-                               memory_order_seq_cst);
-      heavy_barrier();
-      continue;
-    }
-    switch (s) {
-    case DUSK__CLAIMING:
-      cpu_wait();
-      continue;
-    case DUSK__CLAIMED: {
-      /* Still waiting for arguments? Then finish it now (see CANCEL_BIAS);
-         if it became ready meanwhile, its worker will see the flag. Only
-         the cancel that adds the bias finishes it: one at the same time
-         finds the bias there and leaves the node to it. While its compute
-         is still set up (its pending count and its list of dependents are
-         being written), it is left to its worker too. Which compute that
-         is cannot be asked safely (it may end, and its record go, at any
-         moment): while any compute of the graph is being set up, the node
-         is left to its worker. */
-      if (atomic_load_explicit(&dusk__graph_of(n)->setting_up,
-                               memory_order_acquire) != 0)
-        return DUSK_OK;
-      int p = atomic_load(&n->pending);
-      while (p > 0 && p < CANCEL_BIAS &&
-             !atomic_compare_exchange_weak(&n->pending, &p, p + CANCEL_BIAS))
-        ;
-      if (p >= CANCEL_BIAS)
-        return again ? dusk__set_error(DUSK_EINVAL, "cancel: the node is "
-                                                    "cancelled already")
-                     : DUSK_OK;
-      if (p > 0) {
-        dusk__run *r = dusk__run_of(n);
-        atomic_fetch_add(&r->targets_left, 1); /* held until it drains */
-        mark_failed(r, DUSK_ECANCELED, n);
-        int ndeps = (int)n->val.i64;
-        record_cancel(n);
-        dusk_node *next = finish(n, DUSK__FAILED, ndeps, false);
-        if (next)
-          push_or_run(next);
-      }
-      return DUSK_OK;
-    }
-    case DUSK__RUNNING:
-      return dusk__set_error(DUSK_EBUSY, "cancel: the task is running");
-    case DUSK__IDLE: /* never started: fail it as cancelled, for good */
-      if (!atomic_compare_exchange_strong(&n->state, &idle, DUSK__CLAIMING))
-        continue;
-      record_cancel(n);
-      if (publish_state(n, DUSK__FAILED) & DUSK__WAITERS)
-        notify_waiters(n, true);
-      return DUSK_OK;
-    default: { /* DONE or FAILED: too late, or stopped by a cancel */
-      /* Its worker may have seen our flag before we saw its state: it then
-         never ran (cancelled), or its task saw it and stopped. Either way
-         the flag stays: it keeps the node cancelled (link_to). Otherwise
-         we undo our own request only, never an earlier cancel's. */
-      int how = atomic_load_explicit(&n->kind, memory_order_relaxed);
-      bool failed = s == DUSK__FAILED;
-      bool cancelled = failed && how == DUSK__FAIL_CANCELLED;
-      bool stopped = failed && how == DUSK__FAIL_OWN &&
-                     dusk_errcode(n) == DUSK_ECANCELED;
-      if (cancelled && !again)
-        return DUSK_OK;
-      if (!again && !cancelled && !stopped)
-        atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
-      if (before == DUSK__RUNNING || (stopped && !again))
-        return dusk__set_error(DUSK_EBUSY, "cancel: the task was running");
-      return dusk__set_error(DUSK_EINVAL, "cancel: the node has finished");
-    }
-    }
-  }
-}
-
-int dusk_task_cancelled(dusk_task *t) {
-  return t && (node_flags(t->node) & DUSK__CANCELLED);
-}
-
-/* ------------------------------------------------------------ freeing */
-
-void dusk__free_records(dusk_graph *g) {
-  dusk__free_errors(g);
-  wlist *l, *ltmp;
-  HASH_ITER(hh, g->waiters, l, ltmp) {
-    HASH_DEL(g->waiters, l);
-    for (waiter *w = l->first, *next; w; w = next) {
-      next = w->next;
-      if (!w->run) /* a callback whose node never finished */
-        w->cb((dusk_node *)l->node, DUSK_ECANCELED, w->udata);
-      dusk__free(w);
-    }
-    dusk__free(l);
-  }
-}

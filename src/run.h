@@ -1,0 +1,153 @@
+/*
+** What the files of a compute share: compute.c (claiming, wiring, the
+** compute's life), exec.c (running and finishing tasks), waiters.c (the
+** graph's waiter table) and cancel.c. The inline helpers are on the path
+** of every task; the rest is declared here and argued where it is defined.
+*/
+#ifndef DUSK_SRC_RUN_H
+#define DUSK_SRC_RUN_H
+
+#include "src/core.h"
+
+#include <sched.h>
+
+/*
+** node.deps while a compute owns the node: a pointer with tags in its low
+** four bits. The pointer is the one dependent (DEPS_ONE), or the first cell
+** of a list of them, or NULL. While the node is set up, node.val counts its
+** dependents (its value slot is free until it has run).
+*/
+enum {
+  DEPS_ONE = 1,    /* the pointer is the one dependent                  */
+  DEPS_TARGET = 4, /* the node is a target of its compute               */
+  DEPS_WAITS = 8,  /* set-up: it waits on a node of another compute     */
+  DEPS_TAGS = 15,
+};
+
+/* A dependent in a list; cells come from the compute's arena. */
+typedef struct cell { /* 16-byte aligned: its address carries four tags */
+  _Alignas(16) dusk_node *node;
+  struct cell *next;
+} cell;
+
+static inline int node_state(const dusk_node *n) {
+  return atomic_load_explicit(&n->state, memory_order_acquire);
+}
+
+static inline uint16_t node_flags(const dusk_node *n) {
+  return atomic_load_explicit(&n->flags, memory_order_relaxed);
+}
+
+/* Wait a moment for another thread's few instructions. */
+static inline void cpu_wait(void) { sched_yield(); }
+
+/* Take a ref on a node that has a result; false if its last ref is going. */
+static inline bool try_retain(dusk_node *n) {
+  int r = atomic_load_explicit(&n->refs, memory_order_relaxed);
+  while (r > 0)
+    if (atomic_compare_exchange_weak(&n->refs, &r, r + 1))
+      return true;
+  return false;
+}
+
+/* Drop a ref; the last one frees a result and makes the node IDLE again. */
+static inline void release(dusk_node *n) {
+  if (node_flags(n) & DUSK__LITERAL)
+    return;
+  if (atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  if (node_state(n) == DUSK__DONE) {
+    dusk__node_clear_value(n);
+    atomic_store_explicit(&n->state, DUSK__IDLE, memory_order_release);
+  }
+}
+
+static inline void release_args(dusk_node *n) {
+  dusk_node *const *args = dusk__args(n);
+  for (int i = 0; i < n->nargs; i++)
+    release(args[i]);
+}
+
+/*
+** True when n failed only because a compute stopped before n, or a node
+** upstream of n, could run ("not run: the compute stopped"): its failure is
+** no answer, and the next compute or wait that needs n runs it.
+*/
+static inline bool not_run(const dusk_node *n) {
+  return node_state(n) == DUSK__FAILED && (node_flags(n) & DUSK__NOT_RUN);
+}
+
+/*
+** A node cancelled while it waits is finished at once (dusk_cancel), but
+** its arguments still count it down; CANCEL_BIAS added to its pending keeps
+** it from ever reaching zero, and reaching the bias says its arguments are
+** all done: it is then handed to a worker, which only releases them.
+*/
+enum { CANCEL_BIAS = 1 << 29 };
+
+/* Count down a consumer by k; true when it has nothing left to wait for. */
+static inline bool count_down_by(dusk_node *d, int k) {
+  int old = atomic_fetch_sub_explicit(&d->pending, k, memory_order_acq_rel);
+  return old == k || old == CANCEL_BIAS + k;
+}
+
+static inline bool count_down(dusk_node *d) { return count_down_by(d, 1); }
+
+/* ---- exec.c */
+
+/* Mark r failed, caused by `cause` (the first failure wins). given_up: the
+   cause is a node another compute did not run, so r is to be tried again. */
+void dusk__mark_failed_by(dusk__run *r, int code, dusk_node *cause,
+                          bool given_up);
+
+/* A failure of r's own (a task, a cancel, no memory): an answer. */
+static inline void mark_failed(dusk__run *r, int code, dusk_node *cause) {
+  dusk__mark_failed_by(r, code, cause, false);
+}
+
+/* The full fence of the side that registers a waiter (see exec.c). */
+void dusk__heavy_barrier(void);
+
+/* Store n's final state; returns its flags as read after the store. */
+uint16_t dusk__publish_state(dusk_node *n, uint8_t state);
+
+/* Queue d on its compute's pool, or run it here if that takes memory that
+   is not there. */
+void dusk__push_or_run(dusk_node *d);
+
+/*
+** n ran (or was skipped): take the refs of its ndeps dependents, publish
+** its state, wake waiters, count down its dependents. Returns one that is
+** ready, for the caller to run next. in_pool: the caller is a worker.
+*/
+dusk_node *dusk__finish(dusk_node *n, int state, int ndeps, bool in_pool);
+
+/* Record how n failed (DUSK__FAIL_*), its code and the node that caused it. */
+void dusk__set_failure(dusk_node *n, int how, int code, dusk_node *cause);
+
+/* Record n as cancelled (its kind, its cause, its message). */
+void dusk__record_cancel(dusk_node *n);
+
+/* Count down what this thread has deferred (see exec.c). */
+void dusk__publish_deferred(void);
+
+/* ---- waiters.c */
+
+/* Register (consumer or, when NULL, the run itself) as a waiter on n, which
+   another compute runs. Returns false if n finished meanwhile; *nomem is
+   set when there was no memory to register. */
+bool dusk__add_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer,
+                      int *nomem);
+
+/* Undo a registration if it is still there; true if it was. */
+bool dusk__remove_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer);
+
+/* Tell the waiters of other computes, and the callbacks, that n finished. */
+void dusk__notify_waiters(dusk_node *n, bool failed);
+
+/* ---- compute.c */
+
+/* One target of r finished; the last one ends the compute. */
+void dusk__target_finished(dusk__run *r);
+
+#endif
