@@ -12,19 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static dusk_pool *new_pool(int n) {
-  dusk_pool *p = dusk_pool_new(n);
-  ck_assert_msg(p != NULL, "dusk_pool_new(%d) failed", n);
-  return p;
-}
-
-static dusk_graph *new_graph(dusk_pool *p) {
-  dusk_graph *g = dusk_graph_new();
-  ck_assert_ptr_nonnull(g);
-  dusk_graph_set_pool(g, p);
-  return g;
-}
-
 /* What the limited tasks count: how many are in at once, the most seen. */
 typedef struct meter {
   atomic_int in, most, runs;
@@ -119,10 +106,10 @@ START_TEST(test_limit_never_exceeded) {
   for (int limit = 1; limit <= 3; limit++) {
     meter_reset();
     g_m.hold_ms = 2;
-    dusk_pool *p = new_pool(4);
+    dusk_pool *p = tu_pool(4);
     ck_assert_int_eq(dusk_pool_set_limit(p, "io", limit), DUSK_OK);
     ck_assert_int_eq(dusk_pool_limit(p, "io"), limit);
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     dusk_node *nodes[60];
     dusk_node *sum = fan(g, 60, t_io, "io", nodes);
     dusk_value v;
@@ -142,8 +129,8 @@ END_TEST
 START_TEST(test_limit_none_runs_side_by_side) {
   meter_reset();
   g_m.hold_ms = 20;
-  dusk_pool *p = new_pool(4);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(4);
+  dusk_graph *g = tu_graph(p);
   dusk_node *nodes[16];
   dusk_node *sum = fan(g, 16, t_io, "io", nodes); /* tagged, no limit */
   ck_assert_int_eq(dusk_pool_limit(p, "io"), 0);
@@ -174,7 +161,7 @@ static void *bg_main(void *arg) {
 START_TEST(test_limit_shared_by_graphs_and_threads) {
   meter_reset();
   g_m.hold_ms = 1;
-  dusk_pool *p = new_pool(4);
+  dusk_pool *p = tu_pool(4);
   ck_assert_int_eq(dusk_pool_set_limit(p, "hdf5", 2), DUSK_OK);
   enum { T = 4, N = 30 };
   dusk_graph *gs[T];
@@ -182,7 +169,7 @@ START_TEST(test_limit_shared_by_graphs_and_threads) {
   pthread_t th[T];
   dusk_node *nodes[T][N];
   for (int i = 0; i < T; i++) {
-    gs[i] = new_graph(p);
+    gs[i] = tu_graph(p);
     b[i] = (bg){.g = gs[i], .n = fan(gs[i], N, t_io, "hdf5", nodes[i])};
   }
   for (int i = 0; i < T; i++)
@@ -203,13 +190,13 @@ END_TEST
 /* Two classes are limited apart; untagged tasks are not limited. */
 START_TEST(test_limit_classes_apart) {
   meter_reset();
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   ck_assert_int_eq(dusk_pool_set_limit(p, "a", 1), DUSK_OK);
   ck_assert_int_eq(dusk_pool_set_limit(p, "b", 5), DUSK_OK);
   ck_assert_int_eq(dusk_pool_limit(p, "a"), 1);
   ck_assert_int_eq(dusk_pool_limit(p, "b"), 5);
   ck_assert_int_eq(dusk_pool_limit(p, "c"), 0);
-  dusk_graph *g = new_graph(p);
+  dusk_graph *g = tu_graph(p);
   dusk_node *n = dusk_call(g, t_cpu, NULL, 0, NULL);
   ck_assert_ptr_null(dusk_resource(n));
   ck_assert_int_eq(dusk_set_resource(n, "a"), DUSK_OK);
@@ -239,9 +226,9 @@ START_TEST(test_no_block_other_work_runs) {
   meter_reset();
   enum { IO = 6, CPU = 200 };
   g_m.cpu_total = CPU;
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   ck_assert_int_eq(dusk_pool_set_limit(p, "io", 1), DUSK_OK);
-  dusk_graph *g = new_graph(p);
+  dusk_graph *g = tu_graph(p);
   dusk_node *io[IO], *cpu[CPU];
   dusk_node *io_sum = fan(g, IO, t_io, "io", io);
   dusk_node *cpu_sum = fan(g, CPU, t_cpu, NULL, cpu);
@@ -265,9 +252,9 @@ END_TEST
 START_TEST(test_no_block_raise_starts_waiting) {
   meter_reset();
   g_m.wait_gate = 1;
-  dusk_pool *p = new_pool(4);
+  dusk_pool *p = tu_pool(4);
   ck_assert_int_eq(dusk_pool_set_limit(p, "io", 1), DUSK_OK);
-  dusk_graph *g = new_graph(p);
+  dusk_graph *g = tu_graph(p);
   dusk_node *io[6];
   dusk_node *sum = fan(g, 6, t_io, "io", io);
   ck_assert_int_eq(dusk_start(g, 1, &sum), DUSK_OK);
@@ -297,10 +284,10 @@ END_TEST
 START_TEST(test_failures_give_slots_back) {
   meter_reset();
   g_m.hold_ms = 1;
-  dusk_pool *p = new_pool(3);
+  dusk_pool *p = tu_pool(3);
   ck_assert_int_eq(dusk_pool_set_limit(p, "io", 1), DUSK_OK);
   for (int round = 0; round < 20; round++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     dusk_node *nodes[21];
     for (int i = 0; i < 20; i++) {
       nodes[i] = dusk_call(g, t_io, NULL, 0, NULL);
@@ -326,9 +313,9 @@ END_TEST
 START_TEST(test_failures_cancel_waiting) {
   meter_reset();
   g_m.wait_gate = 1;
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   ck_assert_int_eq(dusk_pool_set_limit(p, "io", 1), DUSK_OK);
-  dusk_graph *g = new_graph(p);
+  dusk_graph *g = tu_graph(p);
   dusk_node *io[4];
   for (int i = 0; i < 4; i++) {
     io[i] = dusk_call(g, t_io, NULL, 0, NULL);
@@ -365,8 +352,8 @@ END_TEST
 /* ====================================================== errors */
 
 START_TEST(test_errors_bad_calls) {
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
   dusk_node *lit = dusk_literal(g, dusk_i64(1));
   dusk_node *n = dusk_call(g, t_cpu, NULL, 0, NULL);
   const char *msg = NULL;
@@ -457,10 +444,4 @@ static Suite *resource_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(resource_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TU_MAIN(resource_suite)
