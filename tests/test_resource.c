@@ -213,6 +213,125 @@ START_TEST(test_limit_classes_apart) {
 }
 END_TEST
 
+/*
+** A task with a gate of its own (udata: a held). A tagged one counts itself
+** into the meter and records how many tagged tasks were in when it started,
+** itself included; an untagged one only holds its worker while shut.
+*/
+typedef struct held {
+  atomic_int gate, started, runs, seen, timed_out;
+  int gated;
+} held;
+
+static int t_held(dusk_task *t, const dusk_value *args, int nargs,
+                  dusk_value *out) {
+  (void)args;
+  (void)nargs;
+  held *h = dusk_task_udata(t);
+  int tagged = dusk_resource(dusk_task_node(t)) != NULL;
+  if (tagged) {
+    note_in();
+    atomic_store(&h->seen, atomic_load(&g_m.in));
+  }
+  atomic_fetch_add(&h->runs, 1);
+  atomic_store(&h->started, 1);
+  if (h->gated && !tu_wait_flag(&h->gate, 30000))
+    atomic_store(&h->timed_out, 1);
+  if (tagged)
+    atomic_fetch_sub(&g_m.in, 1);
+  *out = dusk_i64(1);
+  return 0;
+}
+
+/* Sets its flag (udata); returns 1 + the sum of its arguments. */
+static int t_flag(dusk_task *t, const dusk_value *args, int nargs,
+                  dusk_value *out) {
+  atomic_store((atomic_int *)dusk_task_udata(t), 1);
+  int64_t s = 1;
+  for (int i = 0; i < nargs; i++)
+    s += args[i].i64;
+  *out = dusk_i64(s);
+  return 0;
+}
+
+/*
+** A limit lowered below the tasks of its class that run counts only for
+** tasks that start afterwards: those go on, and a new one waits until fewer
+** than the new limit run. Deterministic on three workers: A and B (limit 3)
+** hold two, and every step runs on the third or on the worker that A or B
+** frees, in an order the test knows:
+**  - D is tried on the free worker right after its argument X (the node a
+**    task finishes runs next there); S, started once X ran, can only run
+**    after that. With the old limit D would have started: 2 < 3.
+**  - K then holds the free worker. When A ends, its worker gives its slot
+**    back before it runs ZA (A's consumer); no other worker is free to run
+**    ZA first. One task still runs: not under the limit, D still waits.
+**  - When B ends, D takes its slot and sees no other task of the class.
+*/
+START_TEST(test_limit_lowered_counts_for_later_tasks) {
+  meter_reset();
+  dusk_pool *p = tu_pool(3);
+  ck_assert_int_eq(dusk_pool_set_limit(p, "io", 3), DUSK_OK);
+  dusk_graph *g = tu_graph(p);
+  held a = {.gated = 1}, b = {.gated = 1}, d = {0}, k = {.gated = 1};
+  atomic_int x_ran = 0, s_ran = 0, za_ran = 0, zb_ran = 0;
+  dusk_node *na = dusk_call(g, t_held, &a, 0, NULL);
+  dusk_node *nb = dusk_call(g, t_held, &b, 0, NULL);
+  ck_assert_int_eq(dusk_set_resource(na, "io"), DUSK_OK);
+  ck_assert_int_eq(dusk_set_resource(nb, "io"), DUSK_OK);
+  dusk_node *za = dusk_call(g, t_flag, &za_ran, 1, &na);
+  dusk_node *zb = dusk_call(g, t_flag, &zb_ran, 1, &nb);
+  ck_assert_int_eq(dusk_start(g, 2, (dusk_node *[]){za, zb}), DUSK_OK);
+  ck_assert(tu_wait_flag(&a.started, 30000));
+  ck_assert(tu_wait_flag(&b.started, 30000));
+
+  ck_assert_int_eq(dusk_pool_set_limit(p, "io", 1), DUSK_OK);
+  ck_assert_int_eq(dusk_pool_limit(p, "io"), 1);
+  ck_assert_int_eq(dusk_status(na), DUSK_RUNNING); /* not stopped */
+  ck_assert_int_eq(dusk_status(nb), DUSK_RUNNING);
+
+  dusk_node *x = dusk_call(g, t_flag, &x_ran, 0, NULL);
+  dusk_node *nd = dusk_call(g, t_held, &d, 1, &x);
+  ck_assert_int_eq(dusk_set_resource(nd, "io"), DUSK_OK);
+  ck_assert_int_eq(dusk_start(g, 1, &nd), DUSK_OK);
+  ck_assert(tu_wait_flag(&x_ran, 30000));
+  dusk_node *s = dusk_call(g, t_flag, &s_ran, 0, NULL);
+  ck_assert_int_eq(dusk_start(g, 1, &s), DUSK_OK);
+  ck_assert_int_eq(dusk_wait(s), DUSK_OK);
+  ck_assert_msg(tu_ldi(&d.runs) == 0,
+                "D started with %d tasks of its class in, limit 1",
+                tu_ldi(&d.seen));
+  ck_assert(dusk_status(nd) != DUSK_RUNNING && !dusk_ready(nd));
+
+  dusk_node *nk = dusk_call(g, t_held, &k, 0, NULL); /* no class */
+  ck_assert_int_eq(dusk_start(g, 1, &nk), DUSK_OK);
+  ck_assert(tu_wait_flag(&k.started, 30000));
+  atomic_store(&a.gate, 1);
+  ck_assert_int_eq(dusk_wait(za), DUSK_OK);
+  ck_assert_msg(tu_ldi(&d.runs) == 0,
+                "D started with %d tasks of its class in, limit 1",
+                tu_ldi(&d.seen));
+
+  atomic_store(&b.gate, 1);
+  ck_assert_int_eq(dusk_wait(nd), DUSK_OK);
+  ck_assert_int_eq(tu_ldi(&d.runs), 1);
+  ck_assert_int_eq(tu_ldi(&d.seen), 1);
+  atomic_store(&k.gate, 1);
+  dusk_value v;
+  ck_assert_int_eq(dusk_get(za, &v), DUSK_OK);
+  ck_assert_int_eq(v.i64, 2);
+  ck_assert_int_eq(dusk_get(zb, &v), DUSK_OK);
+  ck_assert_int_eq(v.i64, 2);
+  ck_assert_int_eq(dusk_wait(nk), DUSK_OK);
+  ck_assert_int_eq(tu_ldi(&a.runs), 1);
+  ck_assert_int_eq(tu_ldi(&b.runs), 1);
+  ck_assert(!tu_ldi(&a.timed_out) && !tu_ldi(&b.timed_out) &&
+            !tu_ldi(&k.timed_out));
+  dusk_graph_free(g);
+  dusk_pool_free(p);
+}
+END_TEST
+
 /* ====================================================== no_block */
 
 /*
@@ -404,7 +523,7 @@ START_TEST(test_errors_default_pool) {
   g_m.hold_ms = 1;
   ck_assert_int_eq(dusk_pool_set_limit(NULL, "dflt", 1), DUSK_OK);
   ck_assert_int_eq(dusk_pool_limit(NULL, "dflt"), 1);
-  dusk_graph *g = dusk_graph_new();
+  dusk_graph *g = tu_graph(NULL);
   dusk_node *nodes[20];
   dusk_node *sum = fan(g, 20, t_io, "dflt", nodes);
   dusk_value v;
@@ -425,6 +544,7 @@ static Suite *resource_suite(void) {
   tcase_add_test(tc, test_limit_none_runs_side_by_side);
   tcase_add_test(tc, test_limit_shared_by_graphs_and_threads);
   tcase_add_test(tc, test_limit_classes_apart);
+  tcase_add_test(tc, test_limit_lowered_counts_for_later_tasks);
   suite_add_tcase(s, tc);
   tc = tcase_create("no_block");
   tcase_set_timeout(tc, slow);
