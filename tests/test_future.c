@@ -1478,6 +1478,51 @@ START_TEST(test_callbacks_graph_free_cancels) {
 }
 END_TEST
 
+/*
+** A node that did not run because its compute stopped after a failure
+** elsewhere: its callback is called once, with that failure's code, when
+** the compute gives it up; that is no answer, so a later wait runs it and
+** returns DUSK_OK, and calls the callback no more. dusk_start({F, B}): F
+** fails with DUSK_EIO while B's argument A is held by its gate, so B
+** cannot have finished before the gate opens.
+*/
+START_TEST(test_callbacks_not_run_gets_the_failure) {
+  g_test_thread = pthread_self();
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
+  gate gs[2] = {{.value = 1}, {.fail = DUSK_EIO}}; /* A, F */
+  atomic_int bruns = 0;
+  dusk_node *a = dusk_call(g, t_gate, &gs[0], 0, NULL);
+  dusk_node *f = dusk_call(g, t_gate, &gs[1], 0, NULL);
+  dusk_node *b = dusk_call(g, t_count, &bruns, 1, &a);
+  cbrec r = {.expect = b};
+  ck_assert_int_eq(dusk_on_done(b, cb_record, &r), DUSK_OK);
+  ck_assert_int_eq(dusk_start(g, 2, (dusk_node *[]){f, b}), DUSK_OK);
+  ck_assert(gate_started(&gs[0]) && gate_started(&gs[1]));
+  gate_open(&gs[1]);
+  ck_assert_int_eq(dusk_wait(f), DUSK_EIO);
+  ck_assert_int_eq(tu_ldi(&r.calls), 0); /* B still waits for A */
+  gate_open(&gs[0]);
+  assert_called_once(&r);
+  ck_assert_int_eq(tu_ldi(&r.code), DUSK_EIO);
+  ck_assert_int_eq(tu_ldi(&r.on_test_thread), 0);
+  ck_assert_int_eq(tu_ldi(&bruns), 0);
+  ck_assert_int_eq(dusk_status(b), DUSK_FAILED);
+  ck_assert_msg(tu_has(dusk_errmsg(b), "not run"), "b says %s",
+                dusk_errmsg(b) ? dusk_errmsg(b) : "(null)");
+  ck_assert_int_eq(dusk_wait(b), DUSK_OK);
+  ck_assert_int_eq(tu_ldi(&bruns), 1);
+  dusk_value out;
+  ck_assert_int_eq(dusk_get(b, &out), DUSK_OK);
+  ck_assert_int_eq(out.i64, 2);
+  ck_assert_int_eq(tu_ldi(&r.calls), 1);
+  assert_gates_ok(gs, 2);
+  dusk_graph_free(g);
+  ck_assert_int_eq(tu_ldi(&r.calls), 1); /* not again at graph_free */
+  dusk_pool_free(p);
+}
+END_TEST
+
 /* ====================================================== cancel */
 
 /*
@@ -2109,6 +2154,58 @@ START_TEST(test_shared_between_computes) {
 }
 END_TEST
 
+/*
+** The bound on dusk_compute()'s tries. A started compute stops after F
+** fails and gives up N, which it still holds: N's consumer M waits for G,
+** held by its gate. Each try of a compute of N finds N given up by that
+** compute and not yet free to run again: no answer of its own, the path
+** of a compute whose node other computes keep giving up, so it tries
+** again. It must stop trying and return the failure while G is still
+** shut; a compute that tried without end would wait for the gate, which
+** gives up after GATE_MS (then N runs and the compute succeeds, and the
+** test fails). Once the stopped compute is over, computing N runs it.
+*/
+START_TEST(test_shared_tries_end_while_node_held) {
+  g_test_thread = pthread_self();
+  dusk_pool *p = tu_pool(3);
+  dusk_graph *g = tu_graph(p);
+  gate gg = {.value = 1}, gh = {.value = 1}, gf = {.fail = DUSK_EIO};
+  atomic_int nruns = 0;
+  dusk_node *gn = dusk_call(g, t_gate, &gg, 0, NULL);
+  dusk_node *h = dusk_call(g, t_gate, &gh, 0, NULL);
+  dusk_node *f = dusk_call(g, t_gate, &gf, 0, NULL);
+  dusk_node *n = dusk_call(g, t_count, &nruns, 1, &h);
+  dusk_node *m = dusk_call(g, t_count, NULL, 2, (dusk_node *[]){n, gn});
+  cbrec rn = {.expect = n};
+  ck_assert_int_eq(dusk_on_done(n, cb_record, &rn), DUSK_OK);
+  ck_assert_int_eq(dusk_start(g, 2, (dusk_node *[]){m, f}), DUSK_OK);
+  ck_assert(gate_started(&gg) && gate_started(&gh) && gate_started(&gf));
+  gate_open(&gf);
+  ck_assert_int_eq(dusk_wait(f), DUSK_EIO);
+  gate_open(&gh); /* N is given up; M holds it while G is shut */
+  ck_assert(wait_at_least(&rn.calls, 1, GATE_MS));
+  ck_assert_int_eq(tu_ldi(&rn.code), DUSK_EIO);
+
+  dusk_value out = dusk_i64(-1);
+  ck_assert_int_eq(dusk_compute(g, n, &out), DUSK_EIO);
+  ck_assert_int_eq(out.kind, DUSK_NONE);
+  ck_assert_int_eq(tu_ldi(&gg.finished), 0); /* it returned with G shut */
+  ck_assert_int_eq(tu_ldi(&nruns), 0);
+
+  gate_open(&gg);
+  ck_assert_int_eq(dusk_wait_any(&m, 1, -1), 0); /* the stopped one ends */
+  ck_assert_int_eq(dusk_compute(g, n, &out), DUSK_OK);
+  ck_assert_int_eq(out.i64, 2);
+  ck_assert_int_eq(tu_ldi(&nruns), 1);
+  ck_assert_int_eq(tu_ldi(&rn.calls), 1);
+  assert_gates_ok(&gg, 1);
+  assert_gates_ok(&gh, 1);
+  assert_gates_ok(&gf, 1);
+  dusk_graph_free(g);
+  dusk_pool_free(p);
+}
+END_TEST
+
 /* ====================================================== fib */
 
 /*
@@ -2579,6 +2676,7 @@ static Suite *future_suite(void) {
   tcase_add_test(tc, test_callbacks_contention);
   tcase_add_test(tc, test_callbacks_graph_free_cancels);
   tcase_add_test(tc, test_callbacks_graph_free_waits_for_futures);
+  tcase_add_test(tc, test_callbacks_not_run_gets_the_failure);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("cancel");
@@ -2601,6 +2699,7 @@ static Suite *future_suite(void) {
   tcase_set_timeout(tc, slow);
   tcase_add_test(tc, test_shared_threads_get);
   tcase_add_test(tc, test_shared_between_computes);
+  tcase_add_test(tc, test_shared_tries_end_while_node_held);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("fib");
