@@ -1015,13 +1015,10 @@ END_TEST
 ** named "call".
 */
 START_TEST(test_names_delayed_keeps_its_name) {
-  dusk_pool *p = dusk_pool_new(1);
-  ck_assert_ptr_nonnull(p);
+  dusk_pool *p = tu_pool(1);
   long points = 0;
   for (long n = 1; n < 100; n++) {
-    dusk_graph *g = dusk_graph_new();
-    ck_assert_ptr_nonnull(g);
-    dusk_graph_set_pool(g, p);
+    dusk_graph *g = tu_graph(p);
     dusk_node *l = dusk_literal(g, dusk_i64(1));
     ck_assert_ptr_nonnull(l);
     dusk__alloc_fail_after(n, 0);
@@ -1080,11 +1077,8 @@ START_TEST(test_resources_each_allocation_fails) {
   enum { N = 40 };
   long points = 0;
   for (long n = 1; n < 1000; n++) {
-    dusk_pool *p = dusk_pool_new(2);
-    ck_assert_ptr_nonnull(p);
-    dusk_graph *g = dusk_graph_new();
-    ck_assert_ptr_nonnull(g);
-    dusk_graph_set_pool(g, p);
+    dusk_pool *p = tu_pool(2);
+    dusk_graph *g = tu_graph(p);
     dusk_node *nodes[N];
     for (int i = 0; i < N; i++)
       ck_assert_ptr_nonnull(nodes[i] = dusk_call(g, t_limited, NULL, 0, NULL));
@@ -1236,10 +1230,4 @@ static Suite *alloc_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(alloc_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TU_MAIN(alloc_suite)

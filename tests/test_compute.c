@@ -104,20 +104,6 @@ static int t_kaboom(dusk_task *t, const dusk_value *args, int nargs,
   return dusk_fail(t, "kaboom %d", (int)k);
 }
 
-static dusk_pool *new_pool(int n) {
-  dusk_pool *p = dusk_pool_new(n);
-  ck_assert_msg(p != NULL, "dusk_pool_new(%d) failed", n);
-  ck_assert_int_eq(dusk_pool_size(p), n);
-  return p;
-}
-
-static dusk_graph *new_graph(dusk_pool *p) {
-  dusk_graph *g = dusk_graph_new();
-  ck_assert_ptr_nonnull(g);
-  dusk_graph_set_pool(g, p);
-  return g;
-}
-
 /* No box freed twice or read after its free; the arena was big enough. A
    macro, so that a failure reports the caller's line. */
 #define assert_boxes_clean()                                                  \
@@ -264,8 +250,8 @@ END_TEST
 /* ====================================================== lazy */
 
 START_TEST(test_lazy_build_runs_nothing) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int runs = 0;
   dusk_node *lit = dusk_literal(g, dusk_i64(1));
   dusk_node *prev = dusk_call(g, t_count, &runs, 1, &lit);
@@ -364,9 +350,9 @@ static void *refuse_thread(void *arg) {
 
 START_TEST(test_lazy_refuses_bad_calls) {
   tu_reset(64);
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
-  dusk_graph *g2 = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
+  dusk_graph *g2 = tu_graph(p);
   atomic_int runs = 0;
   dusk_node *lit = dusk_literal(g, dusk_i64(1));
   dusk_node *other = dusk_literal(g2, dusk_i64(2));
@@ -411,8 +397,8 @@ START_TEST(test_lazy_refuses_bad_calls) {
 END_TEST
 
 START_TEST(test_lazy_call_without_args) {
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
   atomic_int runs = 0;
   dusk_node *a = dusk_call(g, t_count, &runs, 0, NULL);
   ck_assert_ptr_nonnull(a);
@@ -431,8 +417,8 @@ END_TEST
 
 START_TEST(test_lazy_literal_owned_once) {
   tu_reset(16);
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
   dusk_node *l = dusk_literal(g, tu_box_new(9));
   ck_assert_ptr_nonnull(l);
   dusk_value none = dusk_i64(0);
@@ -468,9 +454,9 @@ END_TEST
 /* ====================================================== nodes */
 
 START_TEST(test_nodes_names_and_ids) {
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
-  dusk_graph *g2 = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
+  dusk_graph *g2 = tu_graph(p);
   dusk_node *l = dusk_literal(g, dusk_i64(1));
   dusk_node *a = dusk_delayed(g, t_count, l);
   dusk_node *b = dusk_call(g, t_count, NULL, 1, &l);
@@ -530,8 +516,8 @@ static int t_context(dusk_task *t, const dusk_value *args, int nargs,
 }
 
 START_TEST(test_tasks_context) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   int marker = 0;
   dusk_node *n = dusk_call(g, t_context, &marker, 0, NULL);
   ck_assert_int_eq(dusk_compute(g, n, NULL), DUSK_OK);
@@ -552,9 +538,9 @@ END_TEST
 /* ====================================================== once */
 
 START_TEST(test_once_diamond) {
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   for (int rep = 0; rep < 50; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     atomic_int ra = 0, rb = 0, rc = 0, rd = 0;
     dusk_node *a = dusk_call(g, t_count, &ra, 0, NULL);
     dusk_node *b = dusk_call(g, t_count, &rb, 1, &a);
@@ -575,8 +561,8 @@ START_TEST(test_once_diamond) {
 END_TEST
 
 START_TEST(test_once_repeated_argument) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int ra = 0, rb = 0;
   dusk_node *a = dusk_call(g, t_count, &ra, 0, NULL);
   dusk_node *aaa[3] = {a, a, a};
@@ -596,9 +582,9 @@ START_TEST(test_once_only_needed) {
   tu_reset(64 * 1024);
   int workers[3] = {1, 2, 4};
   for (int w = 0; w < 3; w++) {
-    dusk_pool *p = new_pool(workers[w]);
+    dusk_pool *p = tu_pool(workers[w]);
     for (int rep = 0; rep < 10; rep++) {
-      dusk_graph *g = new_graph(p);
+      dusk_graph *g = tu_graph(p);
       dag d;
       int n = (int)tu_scaled(2000, 200);
       dag_build(&d, g, n, 4, rep & 1, 1000 + (uint64_t)(w * 100 + rep));
@@ -637,8 +623,8 @@ END_TEST
 
 /* A node that consumes a needed node but is not needed itself never runs. */
 START_TEST(test_once_unneeded_consumer) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int ra = 0, rb = 0, rx = 0, ry = 0;
   dusk_node *a = dusk_call(g, t_count, &ra, 0, NULL);
   dusk_node *x = dusk_call(g, t_count, &rx, 1, &a); /* not needed */
@@ -688,9 +674,9 @@ static int t_const(dusk_task *t, const dusk_value *args, int nargs,
 }
 
 START_TEST(test_order_args_in_given_order) {
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   for (int rep = 0; rep < 20; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     seen_args s = {0};
     dusk_node *args[6] = {
         dusk_literal(g, dusk_i64(10)),
@@ -718,9 +704,9 @@ START_TEST(test_order_after_all_args) {
   int workers[2] = {2, 4};
   tu_reset(64 * 1024);
   for (int w = 0; w < 2; w++) {
-    dusk_pool *p = new_pool(workers[w]);
+    dusk_pool *p = tu_pool(workers[w]);
     for (int rep = 0; rep < 5; rep++) {
-      dusk_graph *g = new_graph(p);
+      dusk_graph *g = tu_graph(p);
       dag d;
       int n = (int)tu_scaled(3000, 300);
       dag_build(&d, g, n, 5, 1, 555 + (uint64_t)(rep * 10 + w));
@@ -790,8 +776,8 @@ static int t_step_early(dusk_task *t, const dusk_value *args, int nargs,
 START_TEST(test_memory_freed_after_last_consumer) {
   int n = (int)tu_scaled(2000, 200);
   tu_reset((size_t)n + 16);
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
   atomic_store(&g_parent_dead, 0);
   /*
   ** A chain where box i is made by step i. When step i starts, box i-2 must
@@ -855,8 +841,8 @@ static int t_after(dusk_task *t, const dusk_value *args, int nargs,
 
 START_TEST(test_memory_lives_until_last_consumer) {
   tu_reset(4096);
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
   memset(&g_late, 0, sizeof g_late);
   /* src -> early; early -> c1 -> ... -> c100; (c100, src) -> late -> after */
   dusk_node *src = dusk_call(g, t_box, NULL, 0, NULL);
@@ -887,8 +873,8 @@ END_TEST
 START_TEST(test_memory_chain_constant) {
   long n = tu_scaled(1000000, 10000);
   tu_reset((size_t)n + 16);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   dusk_node *prev = dusk_call(g, t_box, NULL, 0, NULL);
   for (long i = 1; i < n; i++) {
     prev = dusk_call(g, t_box, NULL, 1, &prev);
@@ -921,8 +907,8 @@ START_TEST(test_memory_fanout_bounded) {
   int workers[2] = {2, 4};
   for (int w = 0; w < 2; w++) {
     tu_reset((size_t)W * (size_t)L + 16);
-    dusk_pool *p = new_pool(workers[w]);
-    dusk_graph *g = new_graph(p);
+    dusk_pool *p = tu_pool(workers[w]);
+    dusk_graph *g = tu_graph(p);
     dusk_node *src = dusk_call(g, t_box, NULL, 0, NULL);
     dusk_node **ends = calloc((size_t)W, sizeof *ends);
     for (int c = 0; c < W; c++) {
@@ -953,8 +939,8 @@ END_TEST
 /* A kept result is not freed when a later compute uses it. */
 START_TEST(test_memory_kept_survives_later_compute) {
   tu_reset(64);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int ra = 0, rb = 0;
   dusk_node *a = dusk_call(g, t_box, &ra, 0, NULL);
   dusk_node *b = dusk_call(g, t_box, &rb, 1, &a);
@@ -983,8 +969,8 @@ END_TEST
 /* Freeing a graph frees every literal and kept result exactly once. */
 START_TEST(test_memory_graph_free_releases_all) {
   tu_reset(256);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   dusk_node *lits[10];
   for (int i = 0; i < 10; i++)
     lits[i] = dusk_literal(g, tu_box_new(i));
@@ -998,7 +984,7 @@ START_TEST(test_memory_graph_free_releases_all) {
   ck_assert_int_eq(tu_ldl(&tu_st.frees), 15);
   assert_boxes_clean();
   /* A graph never computed frees its literals too. */
-  g = new_graph(p);
+  g = tu_graph(p);
   for (int i = 0; i < 10; i++)
     lits[i] = dusk_literal(g, tu_box_new(i));
   dusk_call(g, t_box, NULL, 10, lits);
@@ -1015,8 +1001,8 @@ END_TEST
 
 START_TEST(test_results_kept_until_release) {
   tu_reset(64);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int ra = 0, rb = 0;
   dusk_node *a = dusk_call(g, t_box, &ra, 0, NULL);
   dusk_node *b = dusk_call(g, t_box, &rb, 1, &a);
@@ -1052,8 +1038,8 @@ END_TEST
 
 START_TEST(test_results_take_moves_out) {
   tu_reset(64);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int ra = 0;
   dusk_node *a = dusk_call(g, t_box, &ra, 0, NULL);
   dusk_value v, taken;
@@ -1083,8 +1069,8 @@ START_TEST(test_results_take_moves_out) {
 END_TEST
 
 START_TEST(test_results_take_errors) {
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
   dusk_node *l = dusk_literal(g, dusk_i64(5));
   dusk_node *a = dusk_call(g, t_count, NULL, 1, &l);
   dusk_value v;
@@ -1141,8 +1127,8 @@ static void *bg_compute_main(void *arg) {
 
 START_TEST(test_results_take_busy_while_read) {
   tu_reset(64);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   gate gt = {0};
   dusk_node *a = dusk_call(g, t_box, NULL, 0, NULL);
   dusk_node *b = dusk_call(g, t_gate, &gt, 1, &a);
@@ -1175,8 +1161,8 @@ END_TEST
 
 START_TEST(test_results_release_deferred_while_read) {
   tu_reset(64);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   gate gt = {0};
   dusk_node *a = dusk_call(g, t_box, NULL, 0, NULL);
   dusk_node *b = dusk_call(g, t_gate, &gt, 1, &a);
@@ -1208,9 +1194,9 @@ START_TEST(test_results_release_deferred_while_read) {
 END_TEST
 
 START_TEST(test_results_compute_invalid) {
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
-  dusk_graph *g2 = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
+  dusk_graph *g2 = tu_graph(p);
   atomic_int runs = 0;
   dusk_node *a = dusk_call(g, t_count, &runs, 0, NULL);
   dusk_node *x = dusk_call(g2, t_count, &runs, 0, NULL);
@@ -1235,8 +1221,8 @@ END_TEST
 
 START_TEST(test_results_compute_many) {
   tu_reset(64);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int ra = 0, rb = 0, rc = 0;
   dusk_node *l = dusk_literal(g, dusk_i64(100));
   dusk_node *a = dusk_call(g, t_box, &ra, 1, &l);
@@ -1294,8 +1280,8 @@ static int t_fail_then_succeed(dusk_task *t, const dusk_value *args,
 
 START_TEST(test_errors_message_names_node) {
   tu_reset(64);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   dusk_node *f = dusk_call(g, t_kaboom, (void *)(intptr_t)42, 0, NULL);
   dusk_set_name(f, "origin");
   dusk_value out = dusk_i64(123);
@@ -1339,8 +1325,8 @@ START_TEST(test_errors_message_names_node) {
 END_TEST
 
 START_TEST(test_errors_dependent_names_upstream) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int rmid = 0, rtop = 0;
   dusk_node *origin = dusk_call(g, t_kaboom, (void *)(intptr_t)5, 0, NULL);
   dusk_set_name(origin, "origin");
@@ -1376,8 +1362,8 @@ static int t_timeout_code(dusk_task *t, const dusk_value *args, int nargs,
 }
 
 START_TEST(test_errors_task_code_returned) {
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
   dusk_node *n = dusk_delayed(g, t_timeout_code);
   dusk_set_name(n, "slowpoke");
   atomic_int runs = 0;
@@ -1434,8 +1420,8 @@ static int t_stop_fail(dusk_task *t, const dusk_value *args, int nargs,
 START_TEST(test_errors_no_task_starts_after_failure) {
   int K = 40, L = 50;
   tu_reset((size_t)(K * L + 16));
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
   memset(&g_stop, 0, sizeof g_stop);
   dusk_node *src = dusk_call(g, t_box, NULL, 0, NULL);
   dusk_node **sink_args = calloc((size_t)K + 1, sizeof *sink_args);
@@ -1511,8 +1497,8 @@ START_TEST(test_errors_results_released) {
     for (int rep = 0; rep < 5; rep++) {
       tu_reset((size_t)(K * L + 64));
       atomic_store(&g_branch_ran, 0);
-      dusk_pool *p = new_pool(workers[w]);
-      dusk_graph *g = new_graph(p);
+      dusk_pool *p = tu_pool(workers[w]);
+      dusk_graph *g = tu_graph(p);
       dusk_node *kept = dusk_call(g, t_box, NULL, 0, NULL);
       dusk_value vk;
       ck_assert_int_eq(dusk_compute(g, kept, &vk), DUSK_OK);
@@ -1560,8 +1546,8 @@ static int t_fail_once(dusk_task *t, const dusk_value *args, int nargs,
 }
 
 START_TEST(test_errors_compute_again_retries) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int calls = 0, rtop = 0;
   dusk_node *f = dusk_call(g, t_fail_once, &calls, 0, NULL);
   dusk_node *top = dusk_call(g, t_count, &rtop, 1, &f);
@@ -1587,8 +1573,8 @@ END_TEST
 ** so; top's failure is still a wait's answer, and a compute retries it.
 */
 START_TEST(test_errors_cause_run_again_since) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int calls = 0, rtop = 0;
   dusk_node *f = dusk_call_named(g, "flaky", t_fail_once, &calls, 0, NULL);
   dusk_node *top = dusk_call_named(g, "after", t_count, &rtop, 1, &f);
@@ -1612,8 +1598,8 @@ END_TEST
 
 START_TEST(test_errors_compute_many_keeps_nothing) {
   tu_reset(64);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   dusk_node *ok = dusk_call(g, t_box, NULL, 0, NULL);
   dusk_node *ok2 = dusk_call(g, t_box, NULL, 1, &ok);
   dusk_node *bad = dusk_call(g, t_kaboom, (void *)(intptr_t)3, 0, NULL);
@@ -1637,10 +1623,10 @@ END_TEST
 
 /* Failures on many workers, over and over: every compute returns. */
 START_TEST(test_errors_nothing_hangs) {
-  dusk_pool *p = new_pool(4);
+  dusk_pool *p = tu_pool(4);
   int reps = (int)tu_scaled(200, 20);
   for (int rep = 0; rep < reps; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     dusk_node *leaves[64];
     for (int i = 0; i < 64; i++)
       leaves[i] = i == rep % 64
@@ -1712,8 +1698,8 @@ static int t_nest(dusk_task *t, const dusk_value *args, int nargs,
 START_TEST(test_nested_one_thread) {
   int depth = 6;
   for (int many = 0; many < 2; many++) {
-    dusk_pool *p = new_pool(1);
-    dusk_graph *g = new_graph(p);
+    dusk_pool *p = tu_pool(1);
+    dusk_graph *g = tu_graph(p);
     atomic_store(&g_nest_runs, 0);
     atomic_store(&g_nest_errors, 0);
     atomic_store(&g_nest_many, many);
@@ -1731,9 +1717,9 @@ END_TEST
 
 START_TEST(test_nested_many_workers) {
   int depth = 7;
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   for (int rep = 0; rep < 5; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     atomic_store(&g_nest_runs, 0);
     atomic_store(&g_nest_errors, 0);
     atomic_store(&g_nest_many, rep & 1);
@@ -1781,8 +1767,8 @@ static int t_nest_line(dusk_task *t, const dusk_value *args, int nargs,
 
 START_TEST(test_nested_deep) {
   int depth = (int)tu_scaled(100, 30);
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
   atomic_store(&g_nest_runs, 0);
   atomic_store(&g_nest_errors, 0);
   dusk_node *top =
@@ -1822,8 +1808,8 @@ static int t_inner_graph(dusk_task *t, const dusk_value *args, int nargs,
 }
 
 START_TEST(test_nested_other_graph) {
-  g_inner_pool = new_pool(1);
-  dusk_graph *g = new_graph(g_inner_pool);
+  g_inner_pool = tu_pool(1);
+  dusk_graph *g = tu_graph(g_inner_pool);
   dusk_node *a = dusk_delayed(g, t_inner_graph);
   dusk_node *b = dusk_delayed(g, t_inner_graph);
   dusk_node *ab = dusk_delayed(g, t_count, a, b);
@@ -1852,8 +1838,8 @@ static int t_inner_fails(dusk_task *t, const dusk_value *args, int nargs,
 }
 
 START_TEST(test_nested_inner_failure) {
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
   dusk_node *outer = dusk_delayed(g, t_inner_fails);
   dusk_node *top = dusk_delayed(g, t_count, outer);
   ck_assert_int_eq(dusk_compute(g, top, NULL), DUSK_ETASK);
@@ -1932,13 +1918,13 @@ static void *ts_main(void *arg) {
 START_TEST(test_threads_shared_part_runs_once) {
   int reps = (int)tu_scaled(10, 3);
   tu_reset(TS_SHARED + 16);
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   for (int rep = 0; rep < reps; rep++) {
     ts_shared sh;
     ts_thread th[TS_THREADS];
     pthread_t tid[TS_THREADS];
     memset(th, 0, sizeof th);
-    sh.g = new_graph(p);
+    sh.g = tu_graph(p);
     dag_build(&sh.d, sh.g, TS_SHARED, 3, rep & 1, 4242 + (uint64_t)rep);
     pthread_barrier_init(&sh.barrier, NULL, TS_THREADS);
     for (int i = 0; i < TS_THREADS; i++) {
@@ -2009,8 +1995,8 @@ static int cmp_u64(const void *a, const void *b) {
 
 START_TEST(test_threads_concurrent_build) {
   int n = (int)tu_scaled(50000, 5000);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   dusk_node *root = dusk_literal(g, dusk_i64(1000));
   pthread_barrier_t barrier;
   pthread_barrier_init(&barrier, NULL, TS_THREADS);
@@ -2075,10 +2061,10 @@ static int t_ysig(dusk_task *t, const dusk_value *args, int nargs,
 }
 
 START_TEST(test_threads_overlap_running_node) {
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   for (int rep = 0; rep < 3; rep++) {
     memset(&g_ov, 0, sizeof g_ov);
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     dusk_node *s = dusk_delayed(g, t_slow);
     dusk_node *y = dusk_delayed(g, t_ysig);
     dusk_node *ta = dusk_delayed(g, t_count, s);
@@ -2129,10 +2115,10 @@ static void *bg_start_get_main(void *arg) {
 }
 
 START_TEST(test_threads_overlap_given_up_node_retried) {
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   for (int rep = 0; rep < 4; rep++) {
     memset(&g_ov, 0, sizeof g_ov);
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     dusk_node *s = dusk_delayed(g, t_slow);
     dusk_node *m = dusk_delayed(g, t_inc, s);
     dusk_node *y = dusk_delayed(g, t_ysig);
@@ -2205,7 +2191,7 @@ static void *chain_main(void *arg) {
 ** stack (512 KiB): any recursion over the chain overflows it.
 */
 START_TEST(test_scale_chain_million_no_recursion) {
-  chain_job j = {.n = tu_scaled(1000000, 100000), .pool = new_pool(2)};
+  chain_job j = {.n = tu_scaled(1000000, 100000), .pool = tu_pool(2)};
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, TU_SANITIZED ? 2u << 20 : 512u << 10);
@@ -2223,8 +2209,8 @@ END_TEST
 /* Ten million nodes (a chain, computed) within 2 GB of peak RSS. */
 START_TEST(test_scale_ten_million_nodes) {
   long n = tu_scaled(10000000, 200000);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   double t0 = tu_now_ms();
   dusk_node *prev = dusk_literal(g, dusk_i64(0));
   for (long i = 1; i < n && prev != NULL; i++)
@@ -2264,8 +2250,8 @@ static double busy_cpu_over(double ms) {
 START_TEST(test_idle_pool_uses_no_cpu) {
   double bound = TU_SANITIZED ? 90 : 30;
   int before = tu_thread_baseline();
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   dusk_node *prev = dusk_call(g, t_count, NULL, 0, NULL);
   for (int i = 0; i < 10000; i++)
     prev = dusk_call(g, t_count, NULL, 1, &prev);
@@ -2279,7 +2265,7 @@ START_TEST(test_idle_pool_uses_no_cpu) {
   ck_assert_int_eq(dusk_compute(g, prev, NULL), DUSK_OK);
   cpu = busy_cpu_over(300);
   ck_assert_msg(cpu < bound, "after a second compute: %.1f ms CPU", cpu);
-  dusk_pool *q = new_pool(2);
+  dusk_pool *q = tu_pool(2);
   cpu = busy_cpu_over(300);
   ck_assert_msg(cpu < bound, "two idle pools: %.1f ms CPU", cpu);
   dusk_pool_free(q);
@@ -2307,8 +2293,8 @@ END_TEST
 
 START_TEST(test_pools_sizes_and_threads) {
   int before = tu_thread_baseline();
-  dusk_pool *p = new_pool(3);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(3);
+  dusk_graph *g = tu_graph(p);
   ck_assert_int_eq(dusk_compute(g, dusk_delayed(g, t_count), NULL), DUSK_OK);
   ck_assert_int_eq(tu_thread_count() - before, 3);
   /* Back to the default pool. */
@@ -2582,9 +2568,5 @@ int main(void) {
   const char *child = getenv("DUSK_TEST_NUM_THREADS_CHILD");
   if (child != NULL)
     return num_threads_child(atoi(child));
-  SRunner *sr = srunner_create(compute_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+  return tu_run(compute_suite());
 }

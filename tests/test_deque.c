@@ -3,6 +3,7 @@
 ** every item accounted for exactly once.
 */
 #include "scheduler/sched.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -155,7 +156,7 @@ START_TEST(test_race_growth_under_steals) {
 }
 END_TEST
 
-int main(void) {
+static Suite *deque_suite(void) {
   Suite *s = suite_create("deque");
   TCase *tc = tcase_create("order");
   tcase_add_test(tc, test_order_lifo_for_owner_fifo_for_thief);
@@ -167,9 +168,7 @@ int main(void) {
   tcase_add_test(tc, test_race_each_item_taken_once);
   tcase_add_test(tc, test_race_growth_under_steals);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return s;
 }
+
+TU_MAIN(deque_suite)

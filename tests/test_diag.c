@@ -111,9 +111,8 @@ static void record(size_t done, size_t total, double seconds, void *u) {
 }
 
 START_TEST(test_progress_callback_reaches_total) {
-  dusk_pool *p = dusk_pool_new(2);
-  dusk_graph *g = dusk_graph_new();
-  dusk_graph_set_pool(g, p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   dusk_set_progress(1, record, NULL);
   ck_assert_int_eq(dusk_compute(g, fan(g, 5000, NULL), NULL), DUSK_OK);
   ck_assert_int_ge(atomic_load(&calls), 1);
@@ -132,9 +131,8 @@ END_TEST
 START_TEST(test_progress_bar_one_line_when_not_a_terminal) {
   capture c;
   capture_stderr(&c);
-  dusk_pool *p = dusk_pool_new(2);
-  dusk_graph *g = dusk_graph_new();
-  dusk_graph_set_pool(g, p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   dusk_set_progress(1, NULL, NULL);
   ck_assert_int_eq(dusk_compute(g, fan(g, 20000, NULL), NULL), DUSK_OK);
   dusk_set_progress(0, NULL, NULL);
@@ -217,9 +215,8 @@ static const char *json_value(const char *p) {
 START_TEST(test_trace_valid_json_one_event_per_task) {
   char path[] = "/tmp/dusk-trace-XXXXXX";
   close(mkstemp(path));
-  dusk_pool *p = dusk_pool_new(2);
-  dusk_graph *g = dusk_graph_new();
-  dusk_graph_set_pool(g, p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   ck_assert_int_eq(dusk_trace_start(path), DUSK_OK);
   ck_assert_int_eq(dusk_compute(g, fan(g, 9000, "odd \"name\"\\\n"), NULL),
                    DUSK_OK); /* 9001 tasks, more than one buffer */
@@ -248,9 +245,8 @@ START_TEST(test_trace_restart_closes_the_old_one) {
   char a[] = "/tmp/dusk-trace-a-XXXXXX", b[] = "/tmp/dusk-trace-b-XXXXXX";
   close(mkstemp(a));
   close(mkstemp(b));
-  dusk_pool *p = dusk_pool_new(2);
-  dusk_graph *g = dusk_graph_new();
-  dusk_graph_set_pool(g, p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   ck_assert_int_eq(dusk_trace_start(a), DUSK_OK);
   ck_assert_int_eq(dusk_compute(g, fan(g, 30, NULL), NULL), DUSK_OK);
   ck_assert_int_eq(dusk_trace_start(b), DUSK_OK); /* closes a */
@@ -705,9 +701,8 @@ START_TEST(test_stats_environment_logs_each_compute) {
   capture c;
   capture_stderr(&c);
   setenv("DUSK_STATS", "1", 1); /* Check forks: this test only */
-  dusk_pool *p = dusk_pool_new(2);
-  dusk_graph *g = dusk_graph_new();
-  dusk_graph_set_pool(g, p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   dusk_node *a = fan(g, 100, NULL);
   ck_assert_int_eq(dusk_compute(g, a, NULL), DUSK_OK);
   ck_assert_int_eq(dusk_compute(g, a, NULL), DUSK_OK); /* runs nothing */
@@ -775,7 +770,7 @@ START_TEST(test_stats_live_count_exact_under_overlap) {
 }
 END_TEST
 
-int main(void) {
+static Suite *diag_suite(void) {
   Suite *s = suite_create("diag");
   TCase *tc = tcase_create("progress");
   tcase_add_test(tc, test_progress_callback_reaches_total);
@@ -802,9 +797,7 @@ int main(void) {
   tcase_add_test(tc, test_stats_environment_logs_each_compute);
   tcase_add_test(tc, test_stats_live_count_exact_under_overlap);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return s;
 }
+
+TU_MAIN(diag_suite)

@@ -986,7 +986,7 @@ START_TEST(test_errors_out_of_memory_at_each_allocation) {
 }
 END_TEST
 
-int main(void) {
+static Suite *dot_suite(void) {
   Suite *s = suite_create("dot");
   TCase *tc = tcase_create("valid");
   tcase_add_test(tc, test_valid_small_graph_shape);
@@ -1023,9 +1023,7 @@ int main(void) {
   tcase_add_test(tc, test_errors_write_failure_is_eio);
   tcase_add_test(tc, test_errors_out_of_memory_at_each_allocation);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return s;
 }
+
+TU_MAIN(dot_suite)

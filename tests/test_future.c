@@ -187,20 +187,6 @@ static int gate_started(gate *gt) {
     ck_assert_int_eq(tu_ldl(&tu_st.overflow), 0);                             \
   } while (0)
 
-static dusk_pool *new_pool(int n) {
-  dusk_pool *p = dusk_pool_new(n);
-  ck_assert_msg(p != NULL, "dusk_pool_new(%d) failed", n);
-  ck_assert_int_eq(dusk_pool_size(p), n);
-  return p;
-}
-
-static dusk_graph *new_graph(dusk_pool *p) {
-  dusk_graph *g = dusk_graph_new();
-  ck_assert_ptr_nonnull(g);
-  dusk_graph_set_pool(g, p);
-  return g;
-}
-
 static dusk_node *lit(dusk_graph *g, int64_t v) {
   dusk_node *n = dusk_literal(g, dusk_i64(v));
   ck_assert_ptr_nonnull(n);
@@ -291,8 +277,8 @@ static void cb_record(dusk_node *n, int code, void *udata) {
 /* ====================================================== submit */
 
 START_TEST(test_submit_runs_without_compute) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int runs = 0, druns = 0;
   dusk_node *f = dusk_submit(g, t_count, &runs, 0, NULL);
   ck_assert_ptr_nonnull(f);
@@ -324,8 +310,8 @@ START_TEST(test_submit_runs_without_compute) {
 END_TEST
 
 START_TEST(test_submit_results_in_order) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int d3runs = 0, f4runs = 0;
   dusk_node *l1 = lit(g, 1), *l2 = lit(g, 2), *l5 = lit(g, 5);
   dusk_node *d3 = dusk_call(g, t_count, &d3runs, 1, &l2); /* 3, delayed */
@@ -380,9 +366,9 @@ START_TEST(test_submit_results_in_order) {
 END_TEST
 
 START_TEST(test_submit_refuses_bad_calls) {
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
-  dusk_graph *g2 = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
+  dusk_graph *g2 = tu_graph(p);
   atomic_int runs = 0;
   dusk_node *l = lit(g, 1);
   dusk_node *other = lit(g2, 2);
@@ -435,8 +421,8 @@ END_TEST
 
 START_TEST(test_submit_keeps_result) {
   tu_reset(64);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int runs = 0, cruns = 0;
   dusk_node *l = lit(g, 41);
   dusk_node *f = dusk_submit(g, t_box, &runs, 1, &l);
@@ -480,8 +466,8 @@ END_TEST
 
 /* A future that is done, passed to dusk_delayed, dusk_call, dusk_submit. */
 START_TEST(test_args_done_future) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int fr = 0, br = 0, cr = 0;
   atomic_store(&g_grun, 0);
   dusk_node *l = lit(g, 5);
@@ -516,9 +502,9 @@ END_TEST
 ** they wait for it, and it runs once. Also a compute of the future itself.
 */
 START_TEST(test_args_running_future) {
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   for (int rep = 0; rep < 4; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     gate gf = {.value = 5};
     atomic_int br = 0, cr = 0;
     atomic_store(&g_grun, 0);
@@ -575,9 +561,9 @@ END_TEST
 ** consumers start: it runs once, after its argument.
 */
 START_TEST(test_args_waiting_future) {
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   for (int rep = 0; rep < 4; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     gate ga = {.value = 10};
     atomic_int fr = 0, br = 0, cr = 0;
     dusk_node *a = dusk_submit(g, t_gate, &ga, 0, NULL);
@@ -625,8 +611,8 @@ END_TEST
 
 START_TEST(test_start_returns_at_once) {
   enum { K = 4 };
-  dusk_pool *p = new_pool(K);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(K);
+  dusk_graph *g = tu_graph(p);
   gate gs[K];
   memset(gs, 0, sizeof gs);
   dusk_node *nodes[K];
@@ -676,9 +662,9 @@ START_TEST(test_start_returns_at_once) {
 END_TEST
 
 START_TEST(test_start_bad_args) {
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
-  dusk_graph *g2 = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
+  dusk_graph *g2 = tu_graph(p);
   atomic_int runs = 0;
   dusk_node *a = dusk_call(g, t_count, &runs, 0, NULL);
   dusk_node *other = dusk_call(g2, t_count, &runs, 0, NULL);
@@ -705,8 +691,8 @@ END_TEST
 ** B's failure is no answer (it only did not run): a wait runs it then.
 */
 START_TEST(test_start_failure_stops_others) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   gate ga = {.value = 1};
   atomic_int sruns = 0, fruns = 0, bruns = 0;
   dusk_node *s = dusk_call(g, t_count, &sruns, 0, NULL);
@@ -747,8 +733,8 @@ END_TEST
 /* ====================================================== status */
 
 START_TEST(test_status_states) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   ck_assert_int_eq(dusk_status(NULL), DUSK_NOT_STARTED);
   dusk_node *l = lit(g, 3);
   ck_assert_int_eq(dusk_status(l), DUSK_DONE);
@@ -819,8 +805,8 @@ END_TEST
 /* ====================================================== wait */
 
 START_TEST(test_wait_computes_not_started) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int runs = 0, druns = 0;
   dusk_node *d = dusk_call(g, t_count, &druns, 0, NULL);
   dusk_node *e = dusk_call(g, t_count, &runs, 1, &d);
@@ -847,8 +833,8 @@ START_TEST(test_wait_computes_not_started) {
 END_TEST
 
 START_TEST(test_wait_failed_not_rerun) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int runs = 0, eruns = 0;
   dusk_node *f = dusk_submit(g, t_kaboom, &runs, 0, NULL);
   ck_assert_int_eq(dusk_wait(f), DUSK_ETASK);
@@ -880,8 +866,8 @@ END_TEST
 ** nothing), not for x's stop, although x comes first.
 */
 START_TEST(test_wait_upstream_failure_is_answer) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   gate gs[2] = {{.value = 1}, {.value = 1, .fail = DUSK_ETASK}};
   atomic_int xruns = 0, cruns = 0;
   dusk_node *w = dusk_call(g, t_gate, &gs[0], 0, NULL);
@@ -911,8 +897,8 @@ END_TEST
 
 START_TEST(test_wait_get_borrows) {
   tu_reset(16);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int runs = 0;
   dusk_node *l = lit(g, 9);
   dusk_node *f = dusk_submit(g, t_box, &runs, 1, &l);
@@ -944,8 +930,8 @@ START_TEST(test_wait_get_borrows) {
 END_TEST
 
 START_TEST(test_wait_for_timeout) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   gate gf = {.value = 7};
   dusk_node *f = dusk_submit(g, t_gate, &gf, 0, NULL);
   ck_assert(gate_started(&gf));
@@ -989,8 +975,8 @@ END_TEST
 START_TEST(test_wait_any_known_order) {
   enum { K = 6 };
   static const int order[K] = {3, 0, 5, 1, 4, 2};
-  dusk_pool *p = new_pool(K);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(K);
+  dusk_graph *g = tu_graph(p);
   gate gs[K];
   memset(gs, 0, sizeof gs);
   dusk_node *arr[K];
@@ -1034,8 +1020,8 @@ END_TEST
 /* Several finished: the lowest index. Not started: started. */
 START_TEST(test_wait_any_lowest_and_starts) {
   enum { K = 5 };
-  dusk_pool *p = new_pool(4);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(4);
+  dusk_graph *g = tu_graph(p);
   gate gs[K];
   memset(gs, 0, sizeof gs);
   dusk_node *arr[K];
@@ -1082,8 +1068,8 @@ START_TEST(test_wait_any_lowest_and_starts) {
 END_TEST
 
 START_TEST(test_wait_any_bad_args) {
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
   dusk_node *arr[2] = {lit(g, 1), NULL};
   ck_assert_int_eq(dusk_wait_any(NULL, 1, 10), DUSK_EINVAL);
   ck_assert_int_eq(dusk_wait_any(arr, 0, 10), DUSK_EINVAL);
@@ -1117,10 +1103,10 @@ static void *wa_main(void *arg) {
 }
 
 START_TEST(test_wait_any_many_waiters) {
-  dusk_pool *p = new_pool(WA_K);
+  dusk_pool *p = tu_pool(WA_K);
   int reps = TU_SANITIZED ? 2 : 5;
   for (int rep = 0; rep < reps; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     gate gs[WA_K];
     memset(gs, 0, sizeof gs);
     dusk_node *arr[WA_K];
@@ -1182,10 +1168,10 @@ static void *any1_main(void *arg) {
 ** -1 ms".)
 */
 START_TEST(test_wait_any_node_freed_before_it_looks) {
-  dusk_pool *p = new_pool(1);
+  dusk_pool *p = tu_pool(1);
   int reps = (int)tu_scaled(20, 5);
   for (int rep = 0; rep < reps; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     gate ga = {.value = 1};
     dusk_node *a = dusk_call(g, t_gate, &ga, 0, NULL);
     dusk_node *b = dusk_call(g, t_count, NULL, 1, &a);
@@ -1212,8 +1198,8 @@ END_TEST
 
 START_TEST(test_callbacks_before_completion) {
   g_test_thread = pthread_self();
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   gate gf = {.value = 3};
   dusk_node *f = dusk_submit(g, t_gate, &gf, 0, NULL);
   cbrec r = {.expect = f};
@@ -1239,8 +1225,8 @@ END_TEST
 
 START_TEST(test_callbacks_after_completion) {
   g_test_thread = pthread_self();
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   dusk_node *f = dusk_submit(g, t_count, NULL, 0, NULL);
   ck_assert_int_eq(dusk_wait(f), DUSK_OK);
   cbrec r = {.expect = f};
@@ -1271,8 +1257,8 @@ END_TEST
 
 START_TEST(test_callbacks_on_failure) {
   g_test_thread = pthread_self();
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   gate gf = {.fail = DUSK_ETASK}, ge = {.fail = DUSK_EIO};
   dusk_node *f = dusk_submit(g, t_gate, &gf, 0, NULL);
   dusk_node *e = dusk_submit(g, t_gate, &ge, 0, NULL);
@@ -1311,8 +1297,8 @@ END_TEST
 /* On a delayed node: waits for a compute to run it. */
 START_TEST(test_callbacks_delayed_node) {
   g_test_thread = pthread_self();
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int runs = 0;
   dusk_node *d = dusk_call(g, t_count, &runs, 0, NULL);
   cbrec r = {.expect = d};
@@ -1369,11 +1355,11 @@ START_TEST(test_callbacks_contention) {
   int total = per * CB_THREADS;
   int reps = TU_SANITIZED ? 2 : 5;
   int before = 0, after = 0;
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   cbrec *recs = calloc((size_t)total, sizeof *recs);
   ck_assert_ptr_nonnull(recs);
   for (int rep = 0; rep < reps; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     gate gf = {.value = 1};
     dusk_node *f = dusk_submit(g, t_gate, &gf, 0, NULL);
     memset(recs, 0, (size_t)total * sizeof *recs);
@@ -1449,9 +1435,9 @@ static void cb_mark(dusk_node *n, int code, void *udata) {
 ** callback fired (with DUSK_OK, not a cancel) by the time free returns.
 */
 START_TEST(test_callbacks_graph_free_waits_for_futures) {
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   for (int rep = 0; rep < 3; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     atomic_int ended = 0, called = 0;
     dusk_node *f = dusk_submit(g, t_slow_then_mark, &ended, 0, NULL);
     ck_assert_ptr_nonnull(f);
@@ -1466,8 +1452,8 @@ END_TEST
 
 START_TEST(test_callbacks_graph_free_cancels) {
   g_test_thread = pthread_self();
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int runs = 0;
   dusk_node *d = dusk_call(g, t_count, &runs, 0, NULL);
   dusk_node *d2 = dusk_call(g, t_count, &runs, 1, &d);
@@ -1492,6 +1478,51 @@ START_TEST(test_callbacks_graph_free_cancels) {
 }
 END_TEST
 
+/*
+** A node that did not run because its compute stopped after a failure
+** elsewhere: its callback is called once, with that failure's code, when
+** the compute gives it up; that is no answer, so a later wait runs it and
+** returns DUSK_OK, and calls the callback no more. dusk_start({F, B}): F
+** fails with DUSK_EIO while B's argument A is held by its gate, so B
+** cannot have finished before the gate opens.
+*/
+START_TEST(test_callbacks_not_run_gets_the_failure) {
+  g_test_thread = pthread_self();
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
+  gate gs[2] = {{.value = 1}, {.fail = DUSK_EIO}}; /* A, F */
+  atomic_int bruns = 0;
+  dusk_node *a = dusk_call(g, t_gate, &gs[0], 0, NULL);
+  dusk_node *f = dusk_call(g, t_gate, &gs[1], 0, NULL);
+  dusk_node *b = dusk_call(g, t_count, &bruns, 1, &a);
+  cbrec r = {.expect = b};
+  ck_assert_int_eq(dusk_on_done(b, cb_record, &r), DUSK_OK);
+  ck_assert_int_eq(dusk_start(g, 2, (dusk_node *[]){f, b}), DUSK_OK);
+  ck_assert(gate_started(&gs[0]) && gate_started(&gs[1]));
+  gate_open(&gs[1]);
+  ck_assert_int_eq(dusk_wait(f), DUSK_EIO);
+  ck_assert_int_eq(tu_ldi(&r.calls), 0); /* B still waits for A */
+  gate_open(&gs[0]);
+  assert_called_once(&r);
+  ck_assert_int_eq(tu_ldi(&r.code), DUSK_EIO);
+  ck_assert_int_eq(tu_ldi(&r.on_test_thread), 0);
+  ck_assert_int_eq(tu_ldi(&bruns), 0);
+  ck_assert_int_eq(dusk_status(b), DUSK_FAILED);
+  ck_assert_msg(tu_has(dusk_errmsg(b), "not run"), "b says %s",
+                dusk_errmsg(b) ? dusk_errmsg(b) : "(null)");
+  ck_assert_int_eq(dusk_wait(b), DUSK_OK);
+  ck_assert_int_eq(tu_ldi(&bruns), 1);
+  dusk_value out;
+  ck_assert_int_eq(dusk_get(b, &out), DUSK_OK);
+  ck_assert_int_eq(out.i64, 2);
+  ck_assert_int_eq(tu_ldi(&r.calls), 1);
+  assert_gates_ok(gs, 2);
+  dusk_graph_free(g);
+  ck_assert_int_eq(tu_ldi(&r.calls), 1); /* not again at graph_free */
+  dusk_pool_free(p);
+}
+END_TEST
+
 /* ====================================================== cancel */
 
 /*
@@ -1501,8 +1532,8 @@ END_TEST
 */
 START_TEST(test_cancel_before_running) {
   g_test_thread = pthread_self();
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   gate ga = {.value = 1};
   atomic_int bruns = 0, druns = 0, cruns = 0;
   dusk_node *a = dusk_submit(g, t_gate, &ga, 0, NULL);
@@ -1558,8 +1589,8 @@ END_TEST
 
 /* A delayed node under dusk_start(), waiting on a gated argument. */
 START_TEST(test_cancel_started_delayed) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   gate ga = {.value = 1};
   atomic_int bruns = 0;
   dusk_node *a = dusk_call(g, t_gate, &ga, 0, NULL);
@@ -1583,8 +1614,8 @@ END_TEST
 /* A lazy node never started: cancelled, a later compute of a dependent
    fails naming it. */
 START_TEST(test_cancel_lazy_not_started) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int runs = 0, eruns = 0;
   dusk_node *d = dusk_call(g, t_count, &runs, 0, NULL);
   dusk_set_name(d, "lazybones");
@@ -1616,8 +1647,8 @@ END_TEST
 /* A running task: DUSK_EBUSY; it sees dusk_task_cancelled() and stops. */
 START_TEST(test_cancel_running) {
   tu_reset(16);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   gate gc = {.value = 1, .watch_cancel = 1, .boxed = 1};
   dusk_node *f = dusk_submit(g, t_gate, &gc, 0, NULL);
   ck_assert(gate_started(&gc));
@@ -1659,8 +1690,8 @@ END_TEST
 
 START_TEST(test_cancel_finished_refused) {
   tu_reset(16);
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   dusk_node *f = dusk_submit(g, t_box, NULL, 0, NULL);
   ck_assert_int_eq(dusk_wait(f), DUSK_OK);
   ck_assert_int_eq(dusk_cancel(f), DUSK_EINVAL);
@@ -1708,8 +1739,8 @@ static void *cancel_main(void *arg) {
 ** clear the flag of the first, and the next compute ran the node.)
 */
 START_TEST(test_cancel_twice_stays_cancelled) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   atomic_int runs = 0;
   dusk_node *x = dusk_call(g, t_count, &runs, 0, NULL);
   dusk_node *y = dusk_call(g, t_count, &runs, 1, &x);
@@ -1748,10 +1779,10 @@ END_TEST
 ** (dusk_graph_free() hung) and its dependents were counted down twice.
 */
 START_TEST(test_cancel_waiting_twice_at_once) {
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   int reps = (int)tu_scaled(300, 30);
   for (int rep = 0; rep < reps; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     gate ga = {.value = 1};
     atomic_int go = 0, runs = 0;
     dusk_node *a = dusk_submit(g, t_gate, &ga, 0, NULL);
@@ -1786,8 +1817,8 @@ END_TEST
 ** compute after the result was released failed as cancelled.)
 */
 START_TEST(test_cancel_too_late_dropped) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   gate gs = {.value = 3};
   atomic_int runs = 0;
   dusk_node *s = dusk_call(g, t_gate, &gs, 0, NULL);
@@ -1818,10 +1849,10 @@ END_TEST
 ** that task's code.)
 */
 START_TEST(test_cancel_queued_after_a_failure) {
-  dusk_pool *p = new_pool(1);
+  dusk_pool *p = tu_pool(1);
   int failed_first = 0;
   for (int rep = 0; rep < 8; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     gate busy = {.value = 0};
     atomic_int runs = 0;
     dusk_node *hold = dusk_submit(g, t_gate, &busy, 0, NULL);
@@ -1872,10 +1903,10 @@ static void *bigjob_main(void *arg) {
 ** and read its list of dependents while the set-up was still writing them.
 */
 START_TEST(test_cancel_while_setting_up) {
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   int m = (int)tu_scaled(1000, 100), len = (int)tu_scaled(200, 20);
   for (int rep = 0; rep < 4; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     atomic_int xruns = 0, cruns = 0;
     dusk_node *x = dusk_call(g, t_count, &xruns, 0, NULL);
     dusk_node **c = malloc((size_t)m * sizeof *c);
@@ -1943,11 +1974,11 @@ static int t_spin_us(dusk_task *t, const dusk_value *args, int nargs,
 ** it idle afterwards without the flag that keeps it cancelled.)
 */
 START_TEST(test_cancel_racing_arguments) {
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   int reps = (int)tu_scaled(3000, 300);
   uint64_t rs = 12345;
   for (int rep = 0; rep < reps; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     int nargs = 1 + rep % 2;
     atomic_int bruns = 0, cruns = 0;
     dusk_node *a[2];
@@ -1999,9 +2030,9 @@ END_TEST
 /* Counted boxes: a cancel in every position leaks nothing. */
 START_TEST(test_cancel_no_leaks) {
   tu_reset(256);
-  dusk_pool *p = new_pool(3);
+  dusk_pool *p = tu_pool(3);
   for (int rep = 0; rep < 3; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     gate ga = {.value = 1, .boxed = 1};
     gate gr = {.value = 2, .boxed = 1, .watch_cancel = 1};
     dusk_node *a = dusk_submit(g, t_gate, &ga, 0, NULL);
@@ -2045,11 +2076,11 @@ enum { SH_THREADS = 8 };
 
 /* Several threads dusk_get() one future, and one delayed node. */
 START_TEST(test_shared_threads_get) {
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   int reps = TU_SANITIZED ? 2 : 5;
   for (int rep = 0; rep < reps; rep++) {
     for (int lazy = 0; lazy < 2; lazy++) {
-      dusk_graph *g = new_graph(p);
+      dusk_graph *g = tu_graph(p);
       gate gf = {.value = 77 + lazy};
       dusk_node *f = lazy ? dusk_call(g, t_gate, &gf, 0, NULL)
                           : dusk_submit(g, t_gate, &gf, 0, NULL);
@@ -2081,10 +2112,10 @@ END_TEST
 /* Several computes at once, on threads, need one running future. */
 START_TEST(test_shared_between_computes) {
   enum { C = 4 };
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   int reps = TU_SANITIZED ? 2 : 5;
   for (int rep = 0; rep < reps; rep++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     gate gf = {.value = 10};
     dusk_node *f = dusk_submit(g, t_gate, &gf, 0, NULL);
     atomic_int cr[C];
@@ -2119,6 +2150,58 @@ START_TEST(test_shared_between_computes) {
     assert_gates_ok(&gf, 1);
     dusk_graph_free(g);
   }
+  dusk_pool_free(p);
+}
+END_TEST
+
+/*
+** The bound on dusk_compute()'s tries. A started compute stops after F
+** fails and gives up N, which it still holds: N's consumer M waits for G,
+** held by its gate. Each try of a compute of N finds N given up by that
+** compute and not yet free to run again: no answer of its own, the path
+** of a compute whose node other computes keep giving up, so it tries
+** again. It must stop trying and return the failure while G is still
+** shut; a compute that tried without end would wait for the gate, which
+** gives up after GATE_MS (then N runs and the compute succeeds, and the
+** test fails). Once the stopped compute is over, computing N runs it.
+*/
+START_TEST(test_shared_tries_end_while_node_held) {
+  g_test_thread = pthread_self();
+  dusk_pool *p = tu_pool(3);
+  dusk_graph *g = tu_graph(p);
+  gate gg = {.value = 1}, gh = {.value = 1}, gf = {.fail = DUSK_EIO};
+  atomic_int nruns = 0;
+  dusk_node *gn = dusk_call(g, t_gate, &gg, 0, NULL);
+  dusk_node *h = dusk_call(g, t_gate, &gh, 0, NULL);
+  dusk_node *f = dusk_call(g, t_gate, &gf, 0, NULL);
+  dusk_node *n = dusk_call(g, t_count, &nruns, 1, &h);
+  dusk_node *m = dusk_call(g, t_count, NULL, 2, (dusk_node *[]){n, gn});
+  cbrec rn = {.expect = n};
+  ck_assert_int_eq(dusk_on_done(n, cb_record, &rn), DUSK_OK);
+  ck_assert_int_eq(dusk_start(g, 2, (dusk_node *[]){m, f}), DUSK_OK);
+  ck_assert(gate_started(&gg) && gate_started(&gh) && gate_started(&gf));
+  gate_open(&gf);
+  ck_assert_int_eq(dusk_wait(f), DUSK_EIO);
+  gate_open(&gh); /* N is given up; M holds it while G is shut */
+  ck_assert(wait_at_least(&rn.calls, 1, GATE_MS));
+  ck_assert_int_eq(tu_ldi(&rn.code), DUSK_EIO);
+
+  dusk_value out = dusk_i64(-1);
+  ck_assert_int_eq(dusk_compute(g, n, &out), DUSK_EIO);
+  ck_assert_int_eq(out.kind, DUSK_NONE);
+  ck_assert_int_eq(tu_ldi(&gg.finished), 0); /* it returned with G shut */
+  ck_assert_int_eq(tu_ldi(&nruns), 0);
+
+  gate_open(&gg);
+  ck_assert_int_eq(dusk_wait_any(&m, 1, -1), 0); /* the stopped one ends */
+  ck_assert_int_eq(dusk_compute(g, n, &out), DUSK_OK);
+  ck_assert_int_eq(out.i64, 2);
+  ck_assert_int_eq(tu_ldi(&nruns), 1);
+  ck_assert_int_eq(tu_ldi(&rn.calls), 1);
+  assert_gates_ok(&gg, 1);
+  assert_gates_ok(&gh, 1);
+  assert_gates_ok(&gf, 1);
+  dusk_graph_free(g);
   dusk_pool_free(p);
 }
 END_TEST
@@ -2168,8 +2251,8 @@ static int t_fib(dusk_task *t, const dusk_value *args, int nargs,
 }
 
 static void fib_run(int threads, int depth, int64_t expect, int lazy_top) {
-  dusk_pool *p = new_pool(threads);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(threads);
+  dusk_graph *g = tu_graph(p);
   atomic_store(&g_fib_runs, 0);
   atomic_store(&g_fib_errors, 0);
   dusk_node *n = lit(g, depth);
@@ -2263,8 +2346,8 @@ START_TEST(test_map_chunk_counts) {
   int ncases = (int)(sizeof map_cases / sizeof map_cases[0]);
   for (int k = 0; k < ncases; k++) {
     const map_case *mc = &map_cases[k];
-    dusk_pool *p = new_pool(mc->workers);
-    dusk_graph *g = new_graph(p);
+    dusk_pool *p = tu_pool(mc->workers);
+    dusk_graph *g = tu_graph(p);
     maprec m = {0};
     int64_t want = expect_chunks(mc->end - mc->begin, mc->chunk, mc->workers);
     int got = dusk_map(g, t_range, &m, mc->begin, mc->end, mc->chunk, NULL, 0);
@@ -2300,8 +2383,8 @@ START_TEST(test_map_ranges_cover) {
   for (int k = 0; k < ncases; k++) {
     const map_case *mc = &map_cases[k];
     int64_t n = mc->end - mc->begin;
-    dusk_pool *p = new_pool(mc->workers);
-    dusk_graph *g = new_graph(p);
+    dusk_pool *p = tu_pool(mc->workers);
+    dusk_graph *g = tu_graph(p);
     maprec m = {.begin = mc->begin, .end = mc->end};
     m.hits = calloc((size_t)n, sizeof *m.hits);
     m.len_at = calloc((size_t)n, sizeof *m.len_at);
@@ -2347,8 +2430,8 @@ START_TEST(test_map_ranges_cover) {
 END_TEST
 
 START_TEST(test_map_empty) {
-  dusk_pool *p = new_pool(4);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(4);
+  dusk_graph *g = tu_graph(p);
   maprec m = {0};
   dusk_node *nodes[2] = {NULL, NULL};
   ck_assert_int_eq(dusk_map(g, t_range, &m, 5, 5, 0, NULL, 0), 0);
@@ -2362,8 +2445,8 @@ START_TEST(test_map_empty) {
 END_TEST
 
 START_TEST(test_map_bad_args) {
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   maprec m = {0};
   dusk_node *nodes[16];
   ck_assert_int_eq(dusk_map(NULL, t_range, &m, 0, 10, 0, nodes, 16),
@@ -2439,11 +2522,11 @@ static int ceil_log(int64_t n, int k) {
 START_TEST(test_reduce_sums) {
   static const int ns[] = {1, 2, 7, 8, 9, 100, 1000};
   static const int ks[] = {0, 2, 3, 8};
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++) {
     for (size_t b = 0; b < sizeof ks / sizeof ks[0]; b++) {
       int n = ns[a], k = ks[b], keff = k == 0 ? 8 : k;
-      dusk_graph *g = new_graph(p);
+      dusk_graph *g = tu_graph(p);
       dusk_node **leaves = calloc((size_t)n, sizeof *leaves);
       ck_assert_ptr_nonnull(leaves);
       /* Leaves of every kind: literals, delayed nodes, futures. */
@@ -2496,9 +2579,9 @@ START_TEST(test_reduce_sums) {
 END_TEST
 
 START_TEST(test_reduce_bad_args) {
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
-  dusk_graph *g2 = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
+  dusk_graph *g2 = tu_graph(p);
   redrec r = {0};
   dusk_node *ls[3] = {lit(g, 1), lit(g, 2), lit(g, 3)};
   dusk_node *with_null[3] = {ls[0], NULL, ls[2]};
@@ -2593,6 +2676,7 @@ static Suite *future_suite(void) {
   tcase_add_test(tc, test_callbacks_contention);
   tcase_add_test(tc, test_callbacks_graph_free_cancels);
   tcase_add_test(tc, test_callbacks_graph_free_waits_for_futures);
+  tcase_add_test(tc, test_callbacks_not_run_gets_the_failure);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("cancel");
@@ -2615,6 +2699,7 @@ static Suite *future_suite(void) {
   tcase_set_timeout(tc, slow);
   tcase_add_test(tc, test_shared_threads_get);
   tcase_add_test(tc, test_shared_between_computes);
+  tcase_add_test(tc, test_shared_tries_end_while_node_held);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("fib");
@@ -2640,10 +2725,4 @@ static Suite *future_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(future_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TU_MAIN(future_suite)

@@ -3,6 +3,7 @@
 ** building from several threads at once. Nothing is computed here.
 */
 #include "graph/graph.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -223,7 +224,7 @@ START_TEST(test_threads_build_one_graph_at_once) {
 }
 END_TEST
 
-int main(void) {
+static Suite *graph_suite(void) {
   Suite *s = suite_create("graph");
   TCase *tc = tcase_create("storage");
   tcase_add_test(tc, test_storage_nodes_are_one_cache_line);
@@ -242,9 +243,7 @@ int main(void) {
   tc = tcase_create("threads");
   tcase_add_test(tc, test_threads_build_one_graph_at_once);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return s;
 }
+
+TU_MAIN(graph_suite)

@@ -162,13 +162,9 @@ static fixture F;
 static void fx_up(void) {
   memset(&F, 0, sizeof F);
   tu_reset(256);
-  F.pool = dusk_pool_new(1);
-  ck_assert_ptr_nonnull(F.pool);
-  F.g = dusk_graph_new();
-  F.g2 = dusk_graph_new();
-  ck_assert(F.g != NULL && F.g2 != NULL);
-  dusk_graph_set_pool(F.g, F.pool);
-  dusk_graph_set_pool(F.g2, F.pool);
+  F.pool = tu_pool(1);
+  F.g = tu_graph(F.pool);
+  F.g2 = tu_graph(F.pool);
   F.lit = dusk_literal(F.g, dusk_i64(4));
   F.call = dusk_delayed(F.g, t_sum, F.lit);
   F.kept = dusk_delayed(F.g, t_sum, F.lit, F.lit);
@@ -1125,9 +1121,5 @@ int main(void) {
   const char *child = getenv("DUSK_TEST_HOSTILE_CHILD");
   if (child != NULL)
     return num_threads_child(atoi(child));
-  SRunner *sr = srunner_create(hostile_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+  return tu_run(hostile_suite());
 }

@@ -391,9 +391,7 @@ static void dag_free(mdag *d) {
 
 /* Build the nodes; futures start at once, while later nodes are built. */
 static void build(mdag *d) {
-  d->g = dusk_graph_new();
-  ck_assert_ptr_nonnull(d->g);
-  dusk_graph_set_pool(d->g, d->pool);
+  d->g = tu_graph(d->pool);
   for (int i = 0; i < d->n; i++) {
     mnode *r = &d->rn[i];
     if (!r->is_call) {
@@ -1247,10 +1245,8 @@ START_TEST(test_mixed_match_reference) {
                 TU_SANITIZED ? 45000 : 40000);
   memset(&st, 0, sizeof st);
   dusk_pool *pools[4];
-  for (int w = 0; w < 4; w++) {
-    pools[w] = dusk_pool_new(k_workers[w]);
-    ck_assert_ptr_nonnull(pools[w]);
-  }
+  for (int w = 0; w < 4; w++)
+    pools[w] = tu_pool(k_workers[w]);
   double t0 = tu_now_ms();
   uint64_t seed;
   while (tu_seeds_next(&s, &seed)) {
@@ -1286,10 +1282,4 @@ static Suite *mixed_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(mixed_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TU_MAIN(mixed_suite)

@@ -4,6 +4,7 @@
 ** pools come and go cleanly.
 */
 #include "scheduler/sched.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -240,7 +241,7 @@ START_TEST(test_lifecycle_create_free_many_times) {
 }
 END_TEST
 
-int main(void) {
+static Suite *pool_suite(void) {
   Suite *s = suite_create("pool");
   TCase *tc = tcase_create("run");
   tcase_add_test(tc, test_run_each_item_once);
@@ -260,9 +261,7 @@ int main(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_lifecycle_create_free_many_times);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return s;
 }
+
+TU_MAIN(pool_suite)

@@ -79,22 +79,14 @@ static void count_free(void *p) {
   atomic_fetch_add(&g_freed, 1);
 }
 
-static dusk_graph *graph_on(dusk_pool *p) {
-  dusk_graph *graph = dusk_graph_new();
-  ck_assert_ptr_nonnull(graph);
-  dusk_graph_set_pool(graph, p);
-  return graph;
-}
-
 /* The checked fixture of most TCases: a graph g on a 1-thread pool, and
    the counters at zero. A test that frees g early sets it to NULL. */
 static dusk_pool *g_pool;
 static dusk_graph *g;
 
 static void setup(void) {
-  g_pool = dusk_pool_new(1);
-  ck_assert_ptr_nonnull(g_pool);
-  g = graph_on(g_pool);
+  g_pool = tu_pool(1);
+  g = tu_graph(g_pool);
   atomic_store(&g_runs, 0);
   atomic_store(&g_flaky, 0);
   atomic_store(&g_freed, 0);
@@ -528,12 +520,12 @@ static void *racer(void *arg) {
 }
 
 START_TEST(test_threads_same_call_at_once_one_node) {
-  dusk_pool *p = dusk_pool_new(2);
+  dusk_pool *p = tu_pool(2);
   int repeats = (int)tu_scaled(50, 5);
   for (int rep = 0; rep < repeats; rep++) {
     race *r = &g_race;
     memset(r->got, 0, sizeof r->got);
-    r->g = graph_on(p);
+    r->g = tu_graph(p);
     r->rounds = 200;
     atomic_store(&r->mismatches, 0);
     atomic_store(&r->failures, 0);
@@ -659,7 +651,7 @@ END_TEST
 
 /* ====================================================== suite */
 
-int main(void) {
+static Suite *pure_suite(void) {
   Suite *s = suite_create("pure");
   TCase *tc = tcase_create("share");
   tcase_add_checked_fixture(tc, setup, teardown);
@@ -706,9 +698,7 @@ int main(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_table_grows_and_finds_all);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return s;
 }
+
+TU_MAIN(pure_suite)

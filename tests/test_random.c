@@ -149,9 +149,7 @@ static void rdag_free(rdag *d) {
 
 /* Build the DAG's nodes in a new graph on pool p. */
 static dusk_graph *rdag_build(rdag *d, dusk_pool *p, int named) {
-  dusk_graph *g = dusk_graph_new();
-  ck_assert_ptr_nonnull(g);
-  dusk_graph_set_pool(g, p);
+  dusk_graph *g = tu_graph(p);
   for (int i = 0; i < d->n; i++) {
     rnode *r = &d->rn[i];
     atomic_store(&r->runs, 0);
@@ -369,10 +367,8 @@ START_TEST(test_dags_match_sequential) {
   tu_seeds s;
   tu_seeds_init(&s, "test_random dags", 150, 18000);
   dusk_pool *pools[4];
-  for (int w = 0; w < 4; w++) {
-    pools[w] = dusk_pool_new(k_workers[w]);
-    ck_assert_ptr_nonnull(pools[w]);
-  }
+  for (int w = 0; w < 4; w++)
+    pools[w] = tu_pool(k_workers[w]);
   uint64_t seed;
   while (tu_seeds_next(&s, &seed)) {
     rdag d;
@@ -548,10 +544,8 @@ START_TEST(test_failures_exactly_downstream) {
   tu_seeds s;
   tu_seeds_init(&s, "test_random failures", 100, 10000);
   dusk_pool *pools[4];
-  for (int w = 0; w < 4; w++) {
-    pools[w] = dusk_pool_new(k_workers[w]);
-    ck_assert_ptr_nonnull(pools[w]);
-  }
+  for (int w = 0; w < 4; w++)
+    pools[w] = tu_pool(k_workers[w]);
   uint64_t seed;
   while (tu_seeds_next(&s, &seed)) {
     rdag d;
@@ -588,10 +582,4 @@ static Suite *random_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(random_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TU_MAIN(random_suite)

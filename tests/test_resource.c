@@ -12,19 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static dusk_pool *new_pool(int n) {
-  dusk_pool *p = dusk_pool_new(n);
-  ck_assert_msg(p != NULL, "dusk_pool_new(%d) failed", n);
-  return p;
-}
-
-static dusk_graph *new_graph(dusk_pool *p) {
-  dusk_graph *g = dusk_graph_new();
-  ck_assert_ptr_nonnull(g);
-  dusk_graph_set_pool(g, p);
-  return g;
-}
-
 /* What the limited tasks count: how many are in at once, the most seen. */
 typedef struct meter {
   atomic_int in, most, runs;
@@ -119,10 +106,10 @@ START_TEST(test_limit_never_exceeded) {
   for (int limit = 1; limit <= 3; limit++) {
     meter_reset();
     g_m.hold_ms = 2;
-    dusk_pool *p = new_pool(4);
+    dusk_pool *p = tu_pool(4);
     ck_assert_int_eq(dusk_pool_set_limit(p, "io", limit), DUSK_OK);
     ck_assert_int_eq(dusk_pool_limit(p, "io"), limit);
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     dusk_node *nodes[60];
     dusk_node *sum = fan(g, 60, t_io, "io", nodes);
     dusk_value v;
@@ -142,8 +129,8 @@ END_TEST
 START_TEST(test_limit_none_runs_side_by_side) {
   meter_reset();
   g_m.hold_ms = 20;
-  dusk_pool *p = new_pool(4);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(4);
+  dusk_graph *g = tu_graph(p);
   dusk_node *nodes[16];
   dusk_node *sum = fan(g, 16, t_io, "io", nodes); /* tagged, no limit */
   ck_assert_int_eq(dusk_pool_limit(p, "io"), 0);
@@ -174,7 +161,7 @@ static void *bg_main(void *arg) {
 START_TEST(test_limit_shared_by_graphs_and_threads) {
   meter_reset();
   g_m.hold_ms = 1;
-  dusk_pool *p = new_pool(4);
+  dusk_pool *p = tu_pool(4);
   ck_assert_int_eq(dusk_pool_set_limit(p, "hdf5", 2), DUSK_OK);
   enum { T = 4, N = 30 };
   dusk_graph *gs[T];
@@ -182,7 +169,7 @@ START_TEST(test_limit_shared_by_graphs_and_threads) {
   pthread_t th[T];
   dusk_node *nodes[T][N];
   for (int i = 0; i < T; i++) {
-    gs[i] = new_graph(p);
+    gs[i] = tu_graph(p);
     b[i] = (bg){.g = gs[i], .n = fan(gs[i], N, t_io, "hdf5", nodes[i])};
   }
   for (int i = 0; i < T; i++)
@@ -203,13 +190,13 @@ END_TEST
 /* Two classes are limited apart; untagged tasks are not limited. */
 START_TEST(test_limit_classes_apart) {
   meter_reset();
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   ck_assert_int_eq(dusk_pool_set_limit(p, "a", 1), DUSK_OK);
   ck_assert_int_eq(dusk_pool_set_limit(p, "b", 5), DUSK_OK);
   ck_assert_int_eq(dusk_pool_limit(p, "a"), 1);
   ck_assert_int_eq(dusk_pool_limit(p, "b"), 5);
   ck_assert_int_eq(dusk_pool_limit(p, "c"), 0);
-  dusk_graph *g = new_graph(p);
+  dusk_graph *g = tu_graph(p);
   dusk_node *n = dusk_call(g, t_cpu, NULL, 0, NULL);
   ck_assert_ptr_null(dusk_resource(n));
   ck_assert_int_eq(dusk_set_resource(n, "a"), DUSK_OK);
@@ -221,6 +208,125 @@ START_TEST(test_limit_classes_apart) {
   dusk_value v;
   ck_assert_int_eq(dusk_compute(g, n, &v), DUSK_OK);
   ck_assert_int_eq(v.i64, 1);
+  dusk_graph_free(g);
+  dusk_pool_free(p);
+}
+END_TEST
+
+/*
+** A task with a gate of its own (udata: a held). A tagged one counts itself
+** into the meter and records how many tagged tasks were in when it started,
+** itself included; an untagged one only holds its worker while shut.
+*/
+typedef struct held {
+  atomic_int gate, started, runs, seen, timed_out;
+  int gated;
+} held;
+
+static int t_held(dusk_task *t, const dusk_value *args, int nargs,
+                  dusk_value *out) {
+  (void)args;
+  (void)nargs;
+  held *h = dusk_task_udata(t);
+  int tagged = dusk_resource(dusk_task_node(t)) != NULL;
+  if (tagged) {
+    note_in();
+    atomic_store(&h->seen, atomic_load(&g_m.in));
+  }
+  atomic_fetch_add(&h->runs, 1);
+  atomic_store(&h->started, 1);
+  if (h->gated && !tu_wait_flag(&h->gate, 30000))
+    atomic_store(&h->timed_out, 1);
+  if (tagged)
+    atomic_fetch_sub(&g_m.in, 1);
+  *out = dusk_i64(1);
+  return 0;
+}
+
+/* Sets its flag (udata); returns 1 + the sum of its arguments. */
+static int t_flag(dusk_task *t, const dusk_value *args, int nargs,
+                  dusk_value *out) {
+  atomic_store((atomic_int *)dusk_task_udata(t), 1);
+  int64_t s = 1;
+  for (int i = 0; i < nargs; i++)
+    s += args[i].i64;
+  *out = dusk_i64(s);
+  return 0;
+}
+
+/*
+** A limit lowered below the tasks of its class that run counts only for
+** tasks that start afterwards: those go on, and a new one waits until fewer
+** than the new limit run. Deterministic on three workers: A and B (limit 3)
+** hold two, and every step runs on the third or on the worker that A or B
+** frees, in an order the test knows:
+**  - D is tried on the free worker right after its argument X (the node a
+**    task finishes runs next there); S, started once X ran, can only run
+**    after that. With the old limit D would have started: 2 < 3.
+**  - K then holds the free worker. When A ends, its worker gives its slot
+**    back before it runs ZA (A's consumer); no other worker is free to run
+**    ZA first. One task still runs: not under the limit, D still waits.
+**  - When B ends, D takes its slot and sees no other task of the class.
+*/
+START_TEST(test_limit_lowered_counts_for_later_tasks) {
+  meter_reset();
+  dusk_pool *p = tu_pool(3);
+  ck_assert_int_eq(dusk_pool_set_limit(p, "io", 3), DUSK_OK);
+  dusk_graph *g = tu_graph(p);
+  held a = {.gated = 1}, b = {.gated = 1}, d = {0}, k = {.gated = 1};
+  atomic_int x_ran = 0, s_ran = 0, za_ran = 0, zb_ran = 0;
+  dusk_node *na = dusk_call(g, t_held, &a, 0, NULL);
+  dusk_node *nb = dusk_call(g, t_held, &b, 0, NULL);
+  ck_assert_int_eq(dusk_set_resource(na, "io"), DUSK_OK);
+  ck_assert_int_eq(dusk_set_resource(nb, "io"), DUSK_OK);
+  dusk_node *za = dusk_call(g, t_flag, &za_ran, 1, &na);
+  dusk_node *zb = dusk_call(g, t_flag, &zb_ran, 1, &nb);
+  ck_assert_int_eq(dusk_start(g, 2, (dusk_node *[]){za, zb}), DUSK_OK);
+  ck_assert(tu_wait_flag(&a.started, 30000));
+  ck_assert(tu_wait_flag(&b.started, 30000));
+
+  ck_assert_int_eq(dusk_pool_set_limit(p, "io", 1), DUSK_OK);
+  ck_assert_int_eq(dusk_pool_limit(p, "io"), 1);
+  ck_assert_int_eq(dusk_status(na), DUSK_RUNNING); /* not stopped */
+  ck_assert_int_eq(dusk_status(nb), DUSK_RUNNING);
+
+  dusk_node *x = dusk_call(g, t_flag, &x_ran, 0, NULL);
+  dusk_node *nd = dusk_call(g, t_held, &d, 1, &x);
+  ck_assert_int_eq(dusk_set_resource(nd, "io"), DUSK_OK);
+  ck_assert_int_eq(dusk_start(g, 1, &nd), DUSK_OK);
+  ck_assert(tu_wait_flag(&x_ran, 30000));
+  dusk_node *s = dusk_call(g, t_flag, &s_ran, 0, NULL);
+  ck_assert_int_eq(dusk_start(g, 1, &s), DUSK_OK);
+  ck_assert_int_eq(dusk_wait(s), DUSK_OK);
+  ck_assert_msg(tu_ldi(&d.runs) == 0,
+                "D started with %d tasks of its class in, limit 1",
+                tu_ldi(&d.seen));
+  ck_assert(dusk_status(nd) != DUSK_RUNNING && !dusk_ready(nd));
+
+  dusk_node *nk = dusk_call(g, t_held, &k, 0, NULL); /* no class */
+  ck_assert_int_eq(dusk_start(g, 1, &nk), DUSK_OK);
+  ck_assert(tu_wait_flag(&k.started, 30000));
+  atomic_store(&a.gate, 1);
+  ck_assert_int_eq(dusk_wait(za), DUSK_OK);
+  ck_assert_msg(tu_ldi(&d.runs) == 0,
+                "D started with %d tasks of its class in, limit 1",
+                tu_ldi(&d.seen));
+
+  atomic_store(&b.gate, 1);
+  ck_assert_int_eq(dusk_wait(nd), DUSK_OK);
+  ck_assert_int_eq(tu_ldi(&d.runs), 1);
+  ck_assert_int_eq(tu_ldi(&d.seen), 1);
+  atomic_store(&k.gate, 1);
+  dusk_value v;
+  ck_assert_int_eq(dusk_get(za, &v), DUSK_OK);
+  ck_assert_int_eq(v.i64, 2);
+  ck_assert_int_eq(dusk_get(zb, &v), DUSK_OK);
+  ck_assert_int_eq(v.i64, 2);
+  ck_assert_int_eq(dusk_wait(nk), DUSK_OK);
+  ck_assert_int_eq(tu_ldi(&a.runs), 1);
+  ck_assert_int_eq(tu_ldi(&b.runs), 1);
+  ck_assert(!tu_ldi(&a.timed_out) && !tu_ldi(&b.timed_out) &&
+            !tu_ldi(&k.timed_out));
   dusk_graph_free(g);
   dusk_pool_free(p);
 }
@@ -239,9 +345,9 @@ START_TEST(test_no_block_other_work_runs) {
   meter_reset();
   enum { IO = 6, CPU = 200 };
   g_m.cpu_total = CPU;
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   ck_assert_int_eq(dusk_pool_set_limit(p, "io", 1), DUSK_OK);
-  dusk_graph *g = new_graph(p);
+  dusk_graph *g = tu_graph(p);
   dusk_node *io[IO], *cpu[CPU];
   dusk_node *io_sum = fan(g, IO, t_io, "io", io);
   dusk_node *cpu_sum = fan(g, CPU, t_cpu, NULL, cpu);
@@ -265,9 +371,9 @@ END_TEST
 START_TEST(test_no_block_raise_starts_waiting) {
   meter_reset();
   g_m.wait_gate = 1;
-  dusk_pool *p = new_pool(4);
+  dusk_pool *p = tu_pool(4);
   ck_assert_int_eq(dusk_pool_set_limit(p, "io", 1), DUSK_OK);
-  dusk_graph *g = new_graph(p);
+  dusk_graph *g = tu_graph(p);
   dusk_node *io[6];
   dusk_node *sum = fan(g, 6, t_io, "io", io);
   ck_assert_int_eq(dusk_start(g, 1, &sum), DUSK_OK);
@@ -297,10 +403,10 @@ END_TEST
 START_TEST(test_failures_give_slots_back) {
   meter_reset();
   g_m.hold_ms = 1;
-  dusk_pool *p = new_pool(3);
+  dusk_pool *p = tu_pool(3);
   ck_assert_int_eq(dusk_pool_set_limit(p, "io", 1), DUSK_OK);
   for (int round = 0; round < 20; round++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     dusk_node *nodes[21];
     for (int i = 0; i < 20; i++) {
       nodes[i] = dusk_call(g, t_io, NULL, 0, NULL);
@@ -326,9 +432,9 @@ END_TEST
 START_TEST(test_failures_cancel_waiting) {
   meter_reset();
   g_m.wait_gate = 1;
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   ck_assert_int_eq(dusk_pool_set_limit(p, "io", 1), DUSK_OK);
-  dusk_graph *g = new_graph(p);
+  dusk_graph *g = tu_graph(p);
   dusk_node *io[4];
   for (int i = 0; i < 4; i++) {
     io[i] = dusk_call(g, t_io, NULL, 0, NULL);
@@ -365,8 +471,8 @@ END_TEST
 /* ====================================================== errors */
 
 START_TEST(test_errors_bad_calls) {
-  dusk_pool *p = new_pool(1);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(1);
+  dusk_graph *g = tu_graph(p);
   dusk_node *lit = dusk_literal(g, dusk_i64(1));
   dusk_node *n = dusk_call(g, t_cpu, NULL, 0, NULL);
   const char *msg = NULL;
@@ -417,7 +523,7 @@ START_TEST(test_errors_default_pool) {
   g_m.hold_ms = 1;
   ck_assert_int_eq(dusk_pool_set_limit(NULL, "dflt", 1), DUSK_OK);
   ck_assert_int_eq(dusk_pool_limit(NULL, "dflt"), 1);
-  dusk_graph *g = dusk_graph_new();
+  dusk_graph *g = tu_graph(NULL);
   dusk_node *nodes[20];
   dusk_node *sum = fan(g, 20, t_io, "dflt", nodes);
   dusk_value v;
@@ -438,6 +544,7 @@ static Suite *resource_suite(void) {
   tcase_add_test(tc, test_limit_none_runs_side_by_side);
   tcase_add_test(tc, test_limit_shared_by_graphs_and_threads);
   tcase_add_test(tc, test_limit_classes_apart);
+  tcase_add_test(tc, test_limit_lowered_counts_for_later_tasks);
   suite_add_tcase(s, tc);
   tc = tcase_create("no_block");
   tcase_set_timeout(tc, slow);
@@ -457,10 +564,4 @@ static Suite *resource_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(resource_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TU_MAIN(resource_suite)

@@ -58,19 +58,6 @@
 
 /* ====================================================== common */
 
-static dusk_pool *new_pool(int n) {
-  dusk_pool *p = dusk_pool_new(n);
-  ck_assert_msg(p != NULL, "dusk_pool_new(%d) failed", n);
-  return p;
-}
-
-static dusk_graph *new_graph(dusk_pool *p) {
-  dusk_graph *g = dusk_graph_new();
-  ck_assert_ptr_nonnull(g);
-  dusk_graph_set_pool(g, p);
-  return g;
-}
-
 /* 1 + the sum of the arguments (i64 or boxes), as a DUSK_I64. */
 static int t_sum(dusk_task *t, const dusk_value *args, int nargs,
                  dusk_value *out) {
@@ -131,8 +118,8 @@ START_TEST(test_ten_million_tree) {
   long total = tu_scaled(10000000, 100000);
   /* leaves + leaves/16 + leaves/256 + ... is about total. */
   long leaves = total / 16 * 15;
-  dusk_pool *p = new_pool(2);
-  dusk_graph *g = new_graph(p);
+  dusk_pool *p = tu_pool(2);
+  dusk_graph *g = tu_graph(p);
   double t0 = tu_now_ms();
   dusk_node **level = malloc((size_t)leaves * sizeof *level);
   ck_assert_ptr_nonnull(level);
@@ -241,7 +228,7 @@ static void *chain_main(void *arg) {
 START_TEST(test_chain_nested_every_1000th) {
   tu_reset(4096);
   long n = tu_scaled(1000000, 100000);
-  chain_job j = {.n = n, .pool = new_pool(2)};
+  chain_job j = {.n = n, .pool = tu_pool(2)};
   atomic_store(&g_nested_done, 0);
   atomic_store(&g_nested_errors, 0);
   pthread_attr_t attr;
@@ -278,9 +265,9 @@ START_TEST(test_pool_cycles) {
   double t0 = tu_now_ms();
   for (long i = 0; i < cycles; i++) {
     int nt = 1 + (int)(i % 4);
-    dusk_pool *p = new_pool(nt);
+    dusk_pool *p = tu_pool(nt);
     ck_assert_int_eq(dusk_pool_size(p), nt);
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     /* A diamond over a fan of 12: 1 + 12 + 2 + 1 tasks. */
     dusk_node *src = dusk_delayed(g, t_sum);
     dusk_node *fan[12];
@@ -345,7 +332,7 @@ static void et_build(et_graph *e, dusk_pool *p, int n, uint64_t seed,
   e->info = calloc((size_t)n, sizeof *e->info);
   e->node = calloc((size_t)n, sizeof *e->node);
   ck_assert(e->info && e->node);
-  e->g = new_graph(p);
+  e->g = tu_graph(p);
   uint64_t rs = seed;
   for (int i = 0; i < n; i++) {
     et_node *x = &e->info[i];
@@ -418,7 +405,7 @@ START_TEST(test_eight_threads_overlapping_targets) {
          seed, n, rounds, ET_THREADS);
   fflush(stdout);
   tu_reset((size_t)n * (size_t)rounds * ET_THREADS + 64);
-  dusk_pool *p = new_pool(4);
+  dusk_pool *p = tu_pool(4);
   et_graph e;
   et_build(&e, p, n, seed, 0);
   char *kept = calloc((size_t)n, 1);
@@ -559,7 +546,7 @@ START_TEST(test_eight_threads_failures_retried_refs_intact) {
          seed, n, rounds, ET_THREADS);
   fflush(stdout);
   tu_reset((size_t)n * (size_t)rounds * (ET_THREADS + 1) + 64);
-  dusk_pool *p = new_pool(4);
+  dusk_pool *p = tu_pool(4);
   et_graph e;
   et_build(&e, p, n, seed, 12);
   int tainted = 0;
@@ -689,11 +676,11 @@ START_TEST(test_pool_free_right_after_compute) {
   long reps = tu_scaled(300, 60);
   tu_reset(1 << 16);
   int before = tu_thread_baseline();
-  dusk_pool *spare = new_pool(2);
+  dusk_pool *spare = tu_pool(2);
   for (long i = 0; i < reps; i++) {
-    dusk_pool *p = new_pool(1 + (int)(i % 4));
-    dusk_graph *g = new_graph(p);
-    dusk_graph *g2 = new_graph(p);
+    dusk_pool *p = tu_pool(1 + (int)(i % 4));
+    dusk_graph *g = tu_graph(p);
+    dusk_graph *g2 = tu_graph(p);
     dusk_node *a = fan_sum(g, 64, 1);
     dusk_node *b = fan_sum(g2, 32, 1);
     /* Two computes on the pool at once, from two threads. */
@@ -762,14 +749,14 @@ static void *busy_main(void *arg) {
 START_TEST(test_pool_free_graph_freed_while_other_queued) {
   long reps = tu_scaled(400, 80);
   tu_reset(1 << 20);
-  dusk_pool *p = new_pool(2);
+  dusk_pool *p = tu_pool(2);
   busy b = {.pool = p, .width = (int)tu_scaled(20000, 2000)};
   pthread_t th;
   ck_assert_int_eq(pthread_create(&th, NULL, busy_main, &b), 0);
   ck_assert(tu_wait_flag(&b.in_compute, 30000));
   long during = 0, failed_freed = 0;
   for (long i = 0; i < reps; i++) {
-    dusk_graph *g = new_graph(p);
+    dusk_graph *g = tu_graph(p);
     dusk_node *s = fan_sum(g, 50, 1);
     dusk_value v;
     ck_assert_int_eq(dusk_compute(g, s, &v), DUSK_OK);
@@ -863,8 +850,8 @@ static int t_level(dusk_task *t, const dusk_value *args, int nargs,
 }
 
 START_TEST(test_nested_deep_twenty_levels_one_thread) {
-  g_nest_pool = new_pool(1);
-  dusk_graph *g = new_graph(g_nest_pool);
+  g_nest_pool = tu_pool(1);
+  dusk_graph *g = tu_graph(g_nest_pool);
   /* Success: level k is 1 + level(k-1) + NEST_FAN, level 0 is 1. */
   atomic_store(&g_nest_runs, 0);
   atomic_store(&g_nest_fail_at_bottom, 0);
@@ -1023,8 +1010,8 @@ static void crowd_submit(crowd *c, long n, uint64_t seed, long fail_every,
   atomic_store(&g_lf_bad, 0);
   atomic_store(&g_gate_open, 0);
   atomic_store(&g_gate_gave_up, 0);
-  c->p = new_pool(4);
-  c->g = new_graph(c->p);
+  c->p = tu_pool(4);
+  c->g = tu_graph(c->p);
   c->fut = malloc((size_t)n * sizeof *c->fut);
   ck_assert_ptr_nonnull(c->fut);
   c->gate = dusk_submit(c->g, t_gate, NULL, 0, NULL);
@@ -1274,10 +1261,4 @@ static Suite *stress_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(stress_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TU_MAIN(stress_suite)

@@ -15,10 +15,13 @@
 ** counted (tu_box_get) instead of being undefined behaviour.
 **
 ** Everything here is static: each test program is one translation unit.
+** The helpers that assert (tu_pool, tu_graph, ...) use Check, so they are
+** for the test thread only, never for a task on a worker.
 */
 #ifndef DUSK_TESTUTIL_H
 #define DUSK_TESTUTIL_H
 
+#include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -348,18 +351,33 @@ static inline long tu_ldl(atomic_long *a) { return atomic_load(a); }
 
 /* ---------------------------------------------------------- graphs */
 
-/* A graph on a new pool of `threads` workers (*pool); aborts if either
-   cannot be made (Check reports the signal). */
-static inline dusk_graph *tu_graph_with_pool(int threads, dusk_pool **pool) {
-  *pool = dusk_pool_new(threads);
-  dusk_graph *g = *pool != NULL ? dusk_graph_new() : NULL;
-  if (g == NULL) {
-    fprintf(stderr, "tu_graph_with_pool: %s\n",
-            dusk_strerror(dusk_last_error(NULL)));
-    abort();
-  }
-  dusk_graph_set_pool(g, *pool);
+/*
+** A new pool of n workers (0: the default size). Fails the test when it
+** cannot be made, or when it has other than n workers.
+*/
+static inline dusk_pool *tu_pool(int n) {
+  dusk_pool *p = dusk_pool_new(n);
+  ck_assert_msg(p != NULL, "dusk_pool_new(%d) failed: %s", n,
+                dusk_strerror(dusk_last_error(NULL)));
+  if (n > 0)
+    ck_assert_int_eq(dusk_pool_size(p), n);
+  return p;
+}
+
+/* A new graph that computes on p (NULL: the default pool). Fails the test
+   when it cannot be made. */
+static inline dusk_graph *tu_graph(dusk_pool *p) {
+  dusk_graph *g = dusk_graph_new();
+  ck_assert_msg(g != NULL, "dusk_graph_new() failed: %s",
+                dusk_strerror(dusk_last_error(NULL)));
+  dusk_graph_set_pool(g, p);
   return g;
+}
+
+/* A graph on a new pool of `threads` workers of its own (*pool). */
+static inline dusk_graph *tu_graph_with_pool(int threads, dusk_pool **pool) {
+  *pool = tu_pool(threads);
+  return tu_graph(*pool);
 }
 
 /* Free what tu_graph_with_pool() made. */
@@ -368,6 +386,25 @@ static inline void tu_graph_with_pool_free(dusk_graph *g, dusk_pool **pool) {
   dusk_pool_free(*pool);
   *pool = NULL;
 }
+
+/* ------------------------------------------------------------ main */
+
+/*
+** Run the suite s (the TCase in CK_RUN_CASE only, when it is set: the
+** ctest registration runs one TCase a test) and free it. EXIT_SUCCESS when
+** no test failed, else EXIT_FAILURE.
+*/
+static inline int tu_run(Suite *s) {
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* The main() of a suite's program: TU_MAIN(compute_suite). */
+#define TU_MAIN(suite_fn)                                                     \
+  int main(void) { return tu_run(suite_fn()); }
 
 /* ------------------------------------------------------------ text */
 
