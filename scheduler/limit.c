@@ -41,6 +41,7 @@ struct dusk__limit {
 
 int dusk__limits_init(dusk__limits *ls) {
   ls->head = NULL;
+  atomic_init(&ls->any, false);
   return pthread_mutex_init(&ls->lock, NULL) == 0 ? 0 : -1;
 }
 
@@ -79,6 +80,8 @@ static dusk__limit *find_or_add(dusk__limits *ls, const char *name) {
         pthread_mutex_destroy(&l->lock);
         dusk__free(l);
         l = NULL;
+      } else {
+        atomic_store_explicit(&ls->any, true, memory_order_relaxed);
       }
     }
   }

@@ -122,6 +122,7 @@ void dusk__pool_notify(dusk__pool *p);
 */
 typedef struct dusk__limit dusk__limit;
 typedef struct dusk__limits { /* a pool's classes, by name */
+  atomic_bool any;              /* a class exists: read without the lock */
   pthread_mutex_t lock;
   dusk__limit *head;
 } dusk__limits;
@@ -131,6 +132,12 @@ void dusk__limits_destroy(dusk__limits *ls);
 
 /* The class called name, or NULL if no limit was ever set on it. */
 dusk__limit *dusk__limit_find(dusk__limits *ls, const char *name);
+
+/* Whether any class exists: when none does, no item needs a lookup (one
+   relaxed load; a class made meanwhile counts for items started after). */
+static inline bool dusk__limits_any(dusk__limits *ls) {
+  return atomic_load_explicit(&ls->any, memory_order_relaxed);
+}
 
 /* Set name's limit (0: none), making the class; -1 when out of memory.
    Raising it frees slots: call dusk__limit_wake() until it returns NULL. */

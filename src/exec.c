@@ -431,14 +431,16 @@ static bool run_failed(dusk_node *n) {
 
 /* The class whose slot n must take before it runs, or NULL: none, or its
    compute failed (then it is skipped, which needs no slot). One flag test
-   for a task in no class. */
+   for a task in no class, and one load more for a tagged task on a pool
+   with no class: tagging costs nothing until a limit is set. */
 static dusk__limit *limit_of(dusk_node *n) {
   if (!(node_flags(n) & DUSK__LIMITED) || run_failed(n))
     return NULL;
-  const char *name = dusk__graph_resource(dusk__graph_of(n), n);
-  if (!name)
+  dusk__limits *ls = dusk__pool_limits(dusk__run_of(n)->pool);
+  if (!dusk__limits_any(ls)) /* no class on this pool: nothing to look up */
     return NULL;
-  return dusk__limit_find(dusk__pool_limits(dusk__run_of(n)->pool), name);
+  const char *name = dusk__graph_resource(dusk__graph_of(n), n);
+  return name ? dusk__limit_find(ls, name) : NULL;
 }
 
 /* Take a slot of l for *n; false when *n was parked (*n is then NULL) or
