@@ -54,10 +54,13 @@
 ** Reading. A read selects its rows with a hyperslab in a dataspace of the
 ** file's, and describes the memory it reads into with a dataspace of its
 ** own. A reader makes the two once and reuses them read after read
-** (making and closing them for each row cost a fifth of the read of a row
-** of 1,000 doubles), along with a buffer for a block: the tasks of a graph
-** share a few readers, one per read running at once, and the sequential
-** check uses one for all its blocks, so both read alike.
+** (making and closing them for each row cost a third of the read of a row
+** of 1,000 doubles), along with a buffer for a block. The input keeps the
+** readers no read is using: a compute makes as many as reads ran at once
+** (one per worker at most), and the sequential check and later computes
+** take them again. So the tasks and the check read with the same code,
+** into memory already touched (a fresh page costs tens of microseconds on
+** bench/hdf5's machine: a buffer of 32 rows, 64 of them).
 **
 ** The default is no limit (0), from measurement (bench/hdf5, its README
 ** and RESULTS-hdf5.md; 2 threads on a 2-core machine shared with other
@@ -109,7 +112,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -133,15 +135,20 @@ enum { EXIT_BAD_INPUT = 2 };
 /* ============================================================ the input */
 
 /*
-** What the tasks share, read-only while a compute runs: the open dataset,
-** its shape and the dataset the row sums go to.
+** What the tasks share: the open dataset, its shape and the dataset the
+** row sums go to, read-only while a compute runs; and the readers of the
+** dataset (below) that no read uses now. Callers set path and name, the
+** ids to H5I_INVALID_HID, and the rest to zero (an initializer does).
 */
+#define KEPT_READERS 16 /* idle readers kept, at most (see reader_give()) */
+
 typedef struct input {
   const char *path, *name;
   hid_t file;                  /* H5I_INVALID_HID until opened */
   hid_t dset;                  /* the 2-D dataset               */
   hid_t rowsums;               /* --write-rows: the 1-D output  */
   hsize_t rows, cols;
+  _Atomic(struct reader *) kept[KEPT_READERS]; /* idle readers, or NULL */
 } input;
 
 #if defined(__GNUC__)
@@ -200,8 +207,12 @@ static void space_close(hid_t s) {
     atomic_fetch_sub_explicit(&spaces_open, 1, memory_order_relaxed);
 }
 
-/* Close what open_input() and make_rowsums() opened; safe to repeat. */
+static void close_readers(input *in);
+
+/* Close what open_input() and make_rowsums() opened, and the readers kept;
+   safe to repeat. */
 static void close_input(input *in) {
+  close_readers(in);
   if (in->rowsums >= 0)
     H5Dclose(in->rowsums);
   if (in->dset >= 0)
@@ -316,13 +327,11 @@ static void quiet_hdf5(void) {
 ** A reader reads blocks of up to `most` rows with dataspaces it made once:
 ** one of the file's, whose selection each read moves to the block's rows,
 ** and one of memory for `most` rows. Making and closing the two for every
-** read cost a fifth of the read of a row of 1,000 doubles (0.6 of 2.4 us on
+** read cost a third of the read of a row of 1,000 doubles (0.6 of 1.9 us on
 ** bench/hdf5's machine). It also owns a buffer for a block and its row
-** sums, made when first asked for. The sequential check keeps one reader for all its
-** blocks; the tasks share a few (see `readers`). One thread at a time.
+** sums, made when first asked for. One thread at a time uses a reader.
 */
 typedef struct reader {
-  struct reader *next; /* in a list of idle readers */
   hid_t file_space, mem_space;
   hsize_t most;     /* the rows mem_space holds */
   hsize_t selected; /* the rows of mem_space selected now */
@@ -351,6 +360,54 @@ static int reader_open(reader *r, const input *in, hsize_t most) {
   reader_close(r);
   H5Eclear2(H5E_DEFAULT); /* as reader_read() does */
   return -1;
+}
+
+/*
+** A reader of in for blocks of up to `most` rows: an idle one that was
+** kept, made larger if need be, or a new one. NULL when one cannot be made.
+** Give it back with reader_give(). Any thread.
+*/
+static reader *reader_take(input *in, hsize_t most) {
+  reader *r = NULL;
+  for (int i = 0; i < KEPT_READERS && r == NULL; i++)
+    r = atomic_exchange(&in->kept[i], NULL);
+  if (r != NULL && r->most >= most)
+    return r;
+  if (r != NULL)
+    reader_close(r);
+  else if ((r = malloc(sizeof *r)) == NULL)
+    return NULL;
+  if (reader_open(r, in, most) == 0)
+    return r;
+  free(r);
+  return NULL;
+}
+
+/*
+** Keep r, idle, for the next reader_take(), with its dataspaces and its
+** buffer: so a compute makes as many readers as reads ever ran at once
+** (one per worker at most), and a compute or a sequential check after it
+** makes none. Beyond KEPT_READERS kept, r is closed. Any thread.
+*/
+static void reader_give(input *in, reader *r) {
+  for (int i = 0; i < KEPT_READERS; i++) {
+    reader *none = NULL;
+    if (atomic_compare_exchange_strong(&in->kept[i], &none, r))
+      return;
+  }
+  reader_close(r);
+  free(r);
+}
+
+/* Close the readers kept; no read may run. */
+static void close_readers(input *in) {
+  for (int i = 0; i < KEPT_READERS; i++) {
+    reader *r = atomic_exchange(&in->kept[i], NULL);
+    if (r != NULL) {
+      reader_close(r);
+      free(r);
+    }
+  }
 }
 
 /*
@@ -400,63 +457,6 @@ static double *reader_buffer(reader *r, const input *in) {
   return r->buf;
 }
 
-/*
-** The readers the tasks of one graph share: a task takes an idle one, or
-** makes one when none is idle, and gives it back when its read is done. So
-** there are as many readers as reads that ever ran at once (one per worker
-** at most), each reused task after task with its dataspaces and its
-** buffer: after the first few blocks, no allocation and no dataspace is
-** made per block. (A thread-local reader would do as well, but nothing
-** would close its dataspaces when the pool's threads end.) Any thread.
-*/
-typedef struct readers {
-  pthread_mutex_t lock;
-  reader *idle;     /* under lock */
-  const input *in;
-  hsize_t most;     /* rows per task */
-} readers;
-
-static void readers_init(readers *rl, const input *in, hsize_t most) {
-  pthread_mutex_init(&rl->lock, NULL);
-  rl->idle = NULL;
-  rl->in = in;
-  rl->most = most;
-}
-
-/* An idle reader, or a new one; NULL when one cannot be made. */
-static reader *readers_take(readers *rl) {
-  pthread_mutex_lock(&rl->lock);
-  reader *r = rl->idle;
-  if (r != NULL)
-    rl->idle = r->next;
-  pthread_mutex_unlock(&rl->lock);
-  if (r == NULL && (r = malloc(sizeof *r)) != NULL &&
-      reader_open(r, rl->in, rl->most) != 0) {
-    free(r);
-    r = NULL;
-  }
-  return r;
-}
-
-/* Make r idle again, for the next task. */
-static void readers_give(readers *rl, reader *r) {
-  pthread_mutex_lock(&rl->lock);
-  r->next = rl->idle;
-  rl->idle = r;
-  pthread_mutex_unlock(&rl->lock);
-}
-
-/* Close every reader; no task may hold one. */
-static void readers_close(readers *rl) {
-  while (rl->idle != NULL) {
-    reader *r = rl->idle;
-    rl->idle = r->next;
-    reader_close(r);
-    free(r);
-  }
-  pthread_mutex_destroy(&rl->lock);
-}
-
 /* Write sums[0..count-1] to rows [first, first + count) of in->rowsums;
    the threads as reader_read(). */
 static int write_rows(const input *in, hsize_t first, hsize_t count,
@@ -499,9 +499,9 @@ static double sum_rows(const double *buf, hsize_t count, hsize_t cols,
 
 /* A block of rows, what one task reads. Lives until the graph is freed. */
 typedef struct block {
-  const input *in;
-  readers *readers; /* the graph's */
+  input *in;
   hsize_t first, count;
+  hsize_t most;     /* rows per block: the readers' size */
   int write;        /* fused: also store the row sums */
 } block;
 
@@ -520,7 +520,7 @@ static int read_sum_block(dusk_task *t, const dusk_value *args, int nargs,
                           dusk_value *out) {
   (void)args, (void)nargs;
   const block *b = dusk_task_udata(t);
-  reader *r = readers_take(b->readers);
+  reader *r = reader_take(b->in, b->most);
   double *buf = r != NULL ? reader_buffer(r, b->in) : NULL;
   const char *why = r == NULL     ? "cannot make a reader"
                     : buf == NULL ? "out of memory"
@@ -534,7 +534,7 @@ static int read_sum_block(dusk_task *t, const dusk_value *args, int nargs,
       why = "writing the sums failed";
   }
   if (r != NULL)
-    readers_give(b->readers, r);
+    reader_give(b->in, r);
   return why == NULL ? 0 : block_fail(t, b, why);
 }
 
@@ -549,14 +549,14 @@ static int read_block(dusk_task *t, const dusk_value *args, int nargs,
   (void)args, (void)nargs;
   const block *b = dusk_task_udata(t);
   double *buf = doubles(b->count, b->in->cols);
-  reader *r = buf != NULL ? readers_take(b->readers) : NULL;
+  reader *r = buf != NULL ? reader_take(b->in, b->most) : NULL;
   const char *why = buf == NULL ? "out of memory"
                     : r == NULL ? "cannot make a reader"
                     : reader_read(r, b->in, b->first, b->count, buf) != 0
                         ? "reading failed"
                         : NULL;
   if (r != NULL)
-    readers_give(b->readers, r);
+    reader_give(b->in, r);
   if (why != NULL) {
     free(buf);
     return block_fail(t, b, why);
@@ -619,8 +619,6 @@ typedef struct rowsum {
   dusk_graph *g;
   block *blocks;
   size_t nblocks;
-  readers readers;
-  int ready;         /* readers initialised */
   int fused;         /* one task per block */
   dusk_node *total;  /* NULL when building failed */
   size_t tasks;
@@ -686,12 +684,10 @@ static dusk_node *block_nodes(dusk_graph *g, block *b, int fused, int write) {
 ** class "hdf5" (see the top), then the tree of adds. Returns 0, or 1 after
 ** a message; rowsum_free() releases what it made either way.
 */
-static int rowsum_build(rowsum *rs, const input *in, hsize_t rows_per_task,
+static int rowsum_build(rowsum *rs, input *in, hsize_t rows_per_task,
                         int write, dusk_pool *pool) {
   memset(rs, 0, sizeof *rs);
   hsize_t most = in->rows < rows_per_task ? in->rows : rows_per_task;
-  readers_init(&rs->readers, in, most);
-  rs->ready = 1;
   rs->fused = dusk_pool_limit(pool, HDF5_CLASS) == 0;
   rs->nblocks = block_count(in, rows_per_task);
   rs->blocks = malloc(rs->nblocks * sizeof *rs->blocks);
@@ -706,8 +702,8 @@ static int rowsum_build(rowsum *rs, const input *in, hsize_t rows_per_task,
   size_t i = 0;
   for (; i < rs->nblocks; i++) {
     block *b = &rs->blocks[i];
-    *b = (block){.in = in, .readers = &rs->readers,
-                 .first = (hsize_t)i * most, .write = write};
+    *b = (block){.in = in, .first = (hsize_t)i * most, .most = most,
+                 .write = write};
     b->count = in->rows - b->first < most ? in->rows - b->first : most;
     if ((level[i] = block_nodes(rs->g, b, rs->fused, write)) == NULL)
       break;
@@ -728,8 +724,6 @@ static int rowsum_build(rowsum *rs, const input *in, hsize_t rows_per_task,
 static void rowsum_free(rowsum *rs) {
   dusk_graph_free(rs->g); /* first: the tasks point into rs->blocks */
   free(rs->blocks);
-  if (rs->ready)
-    readers_close(&rs->readers);
   memset(rs, 0, sizeof *rs);
 }
 
@@ -737,25 +731,22 @@ static void rowsum_free(rowsum *rs) {
 
 /*
 ** The same blocks read and summed one after the other on this thread, with
-** one reader (its dataspaces and its buffer) for them all, as each worker
-** reuses one; the block sums added in the tree's order: the answer dusk
-** must match exactly. When row_sums is not NULL it receives every row's
-** sum. Returns 0 or -1.
+** one reader (kept, as the tasks' are) for them all; the block sums added
+** in the tree's order: the answer dusk must match exactly. When row_sums is
+** not NULL it receives every row's sum. Returns 0 or -1.
 */
-static int sum_sequentially(const input *in, hsize_t rows_per_task,
-                            double *total, double *row_sums) {
+static int sum_sequentially(input *in, hsize_t rows_per_task, double *total,
+                            double *row_sums) {
   size_t n = block_count(in, rows_per_task);
   hsize_t most = in->rows < rows_per_task ? in->rows : rows_per_task;
-  reader r;
-  int rc = reader_open(&r, in, most);
-  double *buf = rc == 0 ? reader_buffer(&r, in) : NULL;
+  reader *r = reader_take(in, most);
+  double *buf = r != NULL ? reader_buffer(r, in) : NULL;
   double *blocks = malloc(n * sizeof *blocks);
-  if (buf == NULL || blocks == NULL)
-    rc = -1;
+  int rc = buf != NULL && blocks != NULL ? 0 : -1;
   for (size_t i = 0; i < n && rc == 0; i++) {
     hsize_t first = (hsize_t)i * most;
     hsize_t count = in->rows - first < most ? in->rows - first : most;
-    rc = reader_read(&r, in, first, count, buf);
+    rc = reader_read(r, in, first, count, buf);
     if (rc == 0)
       blocks[i] = sum_rows(buf, count, in->cols,
                            row_sums != NULL ? row_sums + first : NULL);
@@ -763,7 +754,8 @@ static int sum_sequentially(const input *in, hsize_t rows_per_task,
   if (rc == 0)
     *total = tree_sum(blocks, n);
   free(blocks);
-  reader_close(&r);
+  if (r != NULL)
+    reader_give(in, r);
   return rc;
 }
 
@@ -1068,7 +1060,7 @@ static int compute(rowsum *rs, const options *o, dusk_value *v,
 ** Compute the row sum built in rs, check it against the sequential read
 ** (and the stored row sums), and print the figures. Returns the exit code.
 */
-static int run(rowsum *rs, const input *in, const options *o,
+static int run(rowsum *rs, input *in, const options *o,
                double build_s, dusk_pool *pool) {
   dusk_value v;
   double compute_s = 0;

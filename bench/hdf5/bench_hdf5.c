@@ -44,7 +44,7 @@ typedef struct result {
   double build_s, compute_s, free_s, total;
 } result;
 
-static int run_dusk(const input *in, hsize_t rpt, dusk_pool *pool,
+static int run_dusk(input *in, hsize_t rpt, dusk_pool *pool,
                     result *r) {
   rowsum rs;
   double t0 = seconds();
@@ -66,7 +66,7 @@ static int run_dusk(const input *in, hsize_t rpt, dusk_pool *pool,
   return rc;
 }
 
-static int run_seq(const input *in, hsize_t rpt, result *r) {
+static int run_seq(input *in, hsize_t rpt, result *r) {
   double t0 = seconds();
   int rc = sum_sequentially(in, rpt, &r->total, NULL);
   r->compute_s = seconds() - t0;
