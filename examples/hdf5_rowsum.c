@@ -62,19 +62,32 @@
 ** into memory already touched (a fresh page costs tens of microseconds on
 ** bench/hdf5's machine: a buffer of 32 rows, 64 of them).
 **
-** The default is no limit (0), from measurement (bench/hdf5, its README
-** and RESULTS-hdf5.md; 2 threads on a 2-core machine shared with other
-** work, medians of 15 interleaved runs, both forms split then): a limit of
-** 1 took 2.22 times as long as none at 1 row per task on 1,000 rows and
-** 1.49 times on 10,000; at 32 rows per task 0.98 and 2.63 times. HDF5's
-** own lock already keeps the calls apart, so a limit adds only its way of
-** scheduling: a read that ends hands its slot to the next waiting read,
-** which its worker runs at once, so one worker does every read and the
-** other every sum, and each block crosses from one core's cache to the
-** other's. With no limit a worker reads a block and sums it straight
-** after, in its own cache, which the fused form now makes certain.
+** The default is no limit (0), from measurement on a busy machine
+** (bench/hdf5's README; load 5 to 6, both forms split then): a limit of 1
+** took 1.5 to 2.6 times as long as none, because a read that ends hands
+** its slot to the next waiting read, which its worker runs at once, so one
+** worker does every read and the other every sum, each block crossing
+** from one core's cache to the other's. On a quiet machine the figures are
+** mixed (bench/RESULTS-hdf5.md, load about 1; limit 1 over none: 1.55 and
+** 0.61 times at 1 row per task on 1,000 and 10,000 rows, 0.62 and 1.10 at
+** 32), because two threads that call HDF5 at once queue on its global
+** lock, a mutex and a condition variable: the one that waits sleeps and
+** is woken for nearly every call (some 18,000 futex calls for 10,000
+** rows), which on that virtual machine costs more than the read. A limit
+** keeps the queue in dusk, whose workers run other work meanwhile. Which
+** default is better thus depends on the machine and its load; the limit is
+** one option away.
 **
-** Speed: see bench/RESULTS-hdf5.md.
+** Speed (bench/RESULTS-hdf5.md, medians against a sequential loop over the
+** same blocks with the same read code, on 1,000 and 10,000 rows): blocks of
+** 32 rows take 0.89 to 1.43 times the loop on 2 threads and are 104 to 175
+** times faster than dask's version. One row per task, the seed's graph,
+** takes 1.77 and 1.38 times the loop on one thread (38 and 56 times faster
+** than dask), but 1.50 and 4.58 times on two without a limit (HDF5's lock,
+** above) and 2.32 and 2.79 times with a limit of 1 (split: handing each row
+** to its sum costs more than the sum). Of dusk's own cost per row, about
+** 1 us on one thread against 2.5 us for the loop's read and sum, more than
+** half is the class tag: dusk looks it up for every task, limit or none.
 **
 ** Usage:
 **   hdf5_rowsum [--rows-per-task N] [--threads N] [--hdf5-limit N]
