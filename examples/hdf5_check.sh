@@ -3,28 +3,37 @@
 #
 #   hdf5_check.sh ROWSUM MAKE DIR demo [OPTION ...]
 #       the demo: no file given, in an empty DIR; it must write its demo file
-#       there and check out, at the default limit (none) unless told
+#       there and check out, at the default limit (none, so the fused form)
+#       unless told
 #   hdf5_check.sh ROWSUM MAKE DIR total|total32 ROWS COLS TASKS [OPTION ...]
 #       a ROWS x COLS dataset of small whole numbers (f64, or f32), whose
 #       total is exact in any order: the total printed must be hdf5_make's,
 #       the task count TASKS; with --write-rows it runs twice (the second
 #       replaces the first run's row sums); with --hdf5-limit N the pool
 #       must say that its limit is N
-#   hdf5_check.sh ROWSUM MAKE DIR dot
-#       --dot writes DOT text naming the tasks
-#   hdf5_check.sh ROWSUM MAKE DIR trace
-#       --trace writes Chrome trace-event JSON with an event per task
+#   hdf5_check.sh ROWSUM MAKE DIR dot [OPTION ...]
+#       --dot writes DOT text with a node per task of an 8 x 4 dataset, one
+#       row per task, each named for its form
+#   hdf5_check.sh ROWSUM MAKE DIR trace [OPTION ...]
+#       --trace writes Chrome trace-event JSON with an event per task (8 x 4,
+#       2 rows per task), each named for its form
 #   hdf5_check.sh ROWSUM MAKE DIR readfail [OPTION ...]
 #       reading fails in the tasks (the data of a 6 x 3 dataset lives in an
 #       external raw file, deleted before the run): exit code exactly 1,
-#       stderr one line naming the rows whose read failed (no HDF5 error
-#       stack), and no handle left open (the program checks that itself)
+#       stderr one line naming the task of the form (read_sum_block or
+#       read_block) and the rows whose read failed (no HDF5 error stack),
+#       and no handle left open (the program checks that itself, dataspaces
+#       included)
 #   hdf5_check.sh ROWSUM MAKE DIR bad SETUP PATTERN [ARG ...]
 #       bad input: exit code exactly 2, and stderr exactly one line that
 #       matches PATTERN (grep -E); SETUP: none, text (notes.txt), file
 #       (t.h5 holding /X, 4 x 3, and the one of /V (1-D), /C (3-D), /S
 #       (scalar), /I (integers), /E (0 x 5), /Z (4 x 0), /G (a group) that
 #       the arguments name)
+#
+# Every case but bad checks the form the program says it ran in: fused (one
+# task per block reads and sums it) with no --hdf5-limit or --hdf5-limit 0,
+# split (a read task and a sum task per block) with --hdf5-limit N > 0.
 #
 # It works in DIR (emptied first; removed when the case passes) and exits 0
 # when the case passes, 1 with the reason otherwise.
@@ -49,6 +58,30 @@ make_file() { # make_file NAME KIND DIM...: add a dataset to t.h5
 
 rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" || fail "cannot make $dir"
 
+# The limit asked for (empty: none given), and the form it makes.
+limit=
+case " $* " in *" --hdf5-limit "*)
+  limit=$(echo " $* " | sed 's/.* --hdf5-limit \([^ ]*\) .*/\1/') ;;
+esac
+form=fused
+case $limit in '' | 0) ;; *) form=split ;; esac
+
+# has_form: the program's output says it ran in the expected form
+has_form() { has out "^form: +$form "; }
+
+# count_tasks FILE WHAT BEFORE AFTER BLOCKS: FILE has, for each task of the
+# form's graph of BLOCKS blocks, one line matching BEFORE name AFTER (WHAT
+# names them in the message)
+count_tasks() {
+  tasks="read_sum_block:$5 add:$(($5 - 1))"
+  [ $form = split ] && tasks="read_block:$5 sum_block:$5 add:$(($5 - 1))"
+  for task in $tasks; do
+    n=$(grep -c "$3${task%:*}$4" "$1")
+    [ "$n" -eq "${task#*:}" ] ||
+      fail "$1 has $n ${task%:*} $2, expected ${task#*:}"
+  done
+}
+
 case $mode in
 demo)
   "$rowsum" "$@" >out 2>err
@@ -57,6 +90,7 @@ demo)
   [ -f hdf5_rowsum_demo.h5 ] || fail "no demo file in the working directory"
   has out '^rows: +1000$' || fail "not 1000 rows"
   has out '^check: +ok' || fail "the check did not pass"
+  has_form || fail "the form is not $form"
   case " $* " in *" --hdf5-limit "*) ;; *)
     has out '^hdf5 limit: +0 \(no limit\)' || fail "the default is not 0" ;;
   esac
@@ -73,10 +107,6 @@ total | total32)
   expect=${expect#total }
   runs=1
   case " $* " in *" --write-rows "*) runs=2 ;; esac
-  limit=
-  case " $* " in *" --hdf5-limit "*)
-    limit=$(echo " $* " | sed 's/.* --hdf5-limit \([^ ]*\) .*/\1/') ;;
-  esac
   for run in $(seq $runs); do
     "$rowsum" "$@" t.h5 /X >out 2>err
     rc=$?
@@ -85,6 +115,7 @@ total | total32)
     has out "^rows: +$rows\$" || fail "run $run: not $rows rows"
     has out "^tasks: +$tasks " || fail "run $run: not $tasks tasks"
     has out '^check: +ok' || fail "run $run: the check did not pass"
+    has_form || fail "run $run: the form is not $form"
     if [ -n "$limit" ]; then
       has out "^hdf5 limit: +$limit " || fail "run $run: the limit is not $limit"
     fi
@@ -96,25 +127,21 @@ total | total32)
   ;;
 dot)
   make_file /X f64 8 4
-  "$rowsum" --dot graph.dot t.h5 >out 2>err || fail "exit code $?"
+  "$rowsum" "$@" --dot graph.dot t.h5 >out 2>err || fail "exit code $?"
+  has_form || fail "the form is not $form"
   has graph.dot '^digraph' || fail "graph.dot is not DOT"
-  has graph.dot 'sum_block' || fail "graph.dot does not show sum_block"
-  has graph.dot 'read_block' || fail "graph.dot does not show read_block"
-  has graph.dot '"add"|add' || fail "graph.dot does not show the adds"
+  count_tasks graph.dot nodes '\[label="' '"' 8
   ;;
 trace)
   make_file /X f64 8 4
-  "$rowsum" --rows-per-task 2 --trace trace.json t.h5 >out 2>err ||
+  "$rowsum" "$@" --rows-per-task 2 --trace trace.json t.h5 >out 2>err ||
     fail "exit code $?"
+  has_form || fail "the form is not $form"
   has out '^trace: +trace.json$' || fail "the trace is not reported"
   head -n 1 trace.json | grep -q '^{"displayTimeUnit"' ||
     fail "trace.json does not open as a trace"
   tail -n 1 trace.json | grep -q '^]}$' || fail "trace.json is not closed"
-  for task in read_block:4 sum_block:4 add:3; do
-    n=$(grep -c "\"name\":\"${task%:*}\",\"cat\":\"task\",\"ph\":\"X\"" trace.json)
-    [ "$n" -eq "${task#*:}" ] ||
-      fail "trace.json has $n ${task%:*} events, expected ${task#*:}"
-  done
+  count_tasks trace.json events '"name":"' '","cat":"task","ph":"X"' 4
   ;;
 readfail)
   "$make" t.h5 /X external 6 3 >/dev/null || fail "hdf5_make external"
@@ -125,8 +152,10 @@ readfail)
   [ $rc -eq 1 ] || fail "exit code $rc, expected 1"
   lines=$(wc -l <err)
   [ "$lines" -eq 1 ] || fail "stderr has $lines lines, expected 1"
-  has err '^hdf5_rowsum: .*read_block.*rows [0-9]+\.\.[0-9]+: reading failed$' ||
-    fail "stderr does not name the failed read"
+  task=read_sum_block
+  [ $form = split ] && task=read_block
+  has err "^hdf5_rowsum: .*\\b$task#[0-9]+ failed: rows [0-9]+\\.\\.[0-9]+: reading failed\$" ||
+    fail "stderr does not name the failed $task"
   ;;
 bad)
   setup=$1 pattern=$2

@@ -9,52 +9,85 @@
 **     rows = [delayed(sum_row)(i) for i in range(dset.shape[0])]
 **     total = delayed(sum)(rows).compute()
 **
-** Here the rows come in blocks (--rows-per-task, 1 by default: the same
-** graph as above, one read and one sum per row). For each block a
-** read_block task reads its rows into a buffer and a sum_block task sums
-** each row and the block; a tree of "add" tasks, two by two, adds the
-** blocks. The buffer is a result like any other: dusk frees it as soon as
-** the sum has read it. The answer is checked against a plain sequential
-** read of the same blocks summed in the same order, so the two must agree
-** to the last bit. --write-rows also stores the per-row sums in a new
-** dataset (dask's to_hdf5 step; a row_sums task per block hands them to a
-** write_block task) and reads them back.
+** Here the rows come in blocks (--rows-per-task, 1 by default: the graph
+** above), and the graph takes one of two forms, after the limit on dusk's
+** resource class "hdf5" (below):
 **
-** HDF5 and threads. Every task that calls HDF5, read_block and write_block,
-** is in dusk's resource class "hdf5", and the pool runs at most
-** --hdf5-limit of them at once (0: no limit). A worker that finds the class
-** full does not wait: it runs other work, the sums above all, and the read
-** starts as soon as a slot frees. The sums, the work worth spreading over
-** cores, are in no class. Debian's serial libhdf5 is built thread-safe,
-** which means one global lock taken by every API call: calls never overlap
+**   fused, with no limit (the default): one read_sum_block task per block
+**     reads the block's rows and sums them, as the seed's sum_row does;
+**     with --write-rows, read_sum_write_block also stores each row's sum in
+**     a new dataset (dask's to_hdf5 step);
+**   split, with a limit: a read_block task reads the rows into a new
+**     buffer, which dusk frees as soon as a sum_block task has summed it;
+**     with --write-rows a row_sums task hands the row sums to a
+**     write_block task.
+**
+** A tree of "add" tasks, two by two, then adds the blocks. The answer is
+** checked against a sequential read of the same blocks, with the same read
+** code, summed in the same order, so the two must agree to the last bit;
+** --write-rows reads the stored row sums back and compares them too.
+**
+** Why two forms. Every task that calls HDF5 is in the class "hdf5", and the
+** pool runs at most --hdf5-limit of them at once; a task holds its slot
+** for as long as it runs. Under a limit the sum is therefore a task of its
+** own, in no class: the read gives its slot back as soon as the rows are
+** in memory, and the next read starts while a worker sums them. With no
+** limit there is no slot to give back, and splitting only costs: a second
+** node per block, a buffer allocated, handed from task to task and freed,
+** and a sum that runs wherever a worker picks it up, often on the other
+** core, away from the rows in cache. The fused task reuses a buffer (a
+** reader's, below) and sums the rows straight after reading them. It is in
+** the class "hdf5" all the same, because it calls HDF5.
+**
+** HDF5 and threads. Debian's serial libhdf5 is built thread-safe, which
+** means one global lock taken by every API call: calls never overlap
 ** whatever the limit, and the limit only decides whether the workers queue
-** inside HDF5 or in dusk. Builds without that lock (the parallel ones, and
+** inside HDF5 or in dusk. A worker that finds the class full does not
+** wait: it runs other work, the sums above all, and the read starts as
+** soon as a slot frees. Builds without that lock (the parallel ones, and
 ** any configured without --enable-threadsafe) must never be called from two
 ** threads at once; H5is_library_threadsafe() says which build is linked,
-** and on one without the lock the limit is forced to 1, with a note. Main
-** opens the file and the dataset once, before the compute, and only closes
-** them after it; the tasks share those ids and each reads with dataspaces
-** of its own.
+** and on one without the lock the limit is forced to 1 (so the split
+** form), with a note. Main opens the file and the dataset once, before the
+** compute, and only closes them after it; the tasks share those ids.
 **
-** The default is no limit (0), from measurement (bench/hdf5, its README
-** and RESULTS-hdf5.md; 2 threads on a 2-core machine shared with other
-** work, medians of 15 interleaved runs): a limit of 1 took 2.22 times as
-** long as none at 1 row per task on 1,000 rows and 1.49 times on 10,000;
-** at 32 rows per task 0.98 and 2.63 times (two earlier runs of 7 agree:
-** 1.26-1.51, 0.82-0.96, 1.07-1.54, 1.41-2.08). HDF5's own lock already
-** keeps the calls apart, so a limit adds only its way of scheduling: a
-** read that ends hands its slot to the next waiting read, which its worker
-** runs at once, so one worker does every read and the other every sum,
-** and each block crosses from one core's cache to the other's. With no
-** limit a worker reads a block and sums it straight after, in its own
-** cache. On an HDF5 that is not thread-safe the limit is 1 regardless.
+** Reading. A read selects its rows with a hyperslab in a dataspace of the
+** file's, and describes the memory it reads into with a dataspace of its
+** own. A reader makes the two once and reuses them read after read
+** (making and closing them for each row cost a third of the read of a row
+** of 1,000 doubles), along with a buffer for a block. The input keeps the
+** readers no read is using: a compute makes as many as reads ran at once
+** (one per worker at most), and the sequential check and later computes
+** take them again. So the tasks and the check read with the same code,
+** into memory already touched (a fresh page costs tens of microseconds on
+** bench/hdf5's machine: a buffer of 32 rows, 64 of them).
 **
-** Speed. With one row per task each read and each sum takes a couple of
-** microseconds, about what dusk spends per task, and the reads are serial
-** in HDF5: the seed's graph takes 1.6 to 2 times a sequential loop, and
-** two threads do no better than one. Blocks of a few dozen rows
-** (--rows-per-task 32) bring it to 1.2 times the loop on 10,000 rows, and
-** 40 to 80 times faster than dask's version.
+** The default is no limit (0), from measurement on a busy machine
+** (bench/hdf5's README; load 5 to 6, both forms split then): a limit of 1
+** took 1.5 to 2.6 times as long as none, because a read that ends hands
+** its slot to the next waiting read, which its worker runs at once, so one
+** worker does every read and the other every sum, each block crossing
+** from one core's cache to the other's. On a quiet machine the figures are
+** mixed (bench/RESULTS-hdf5.md, load about 1; limit 1 over none: 1.55 and
+** 0.61 times at 1 row per task on 1,000 and 10,000 rows, 0.62 and 1.10 at
+** 32), because two threads that call HDF5 at once queue on its global
+** lock, a mutex and a condition variable: the one that waits sleeps and
+** is woken for nearly every call (some 18,000 futex calls for 10,000
+** rows), which on that virtual machine costs more than the read. A limit
+** keeps the queue in dusk, whose workers run other work meanwhile. Which
+** default is better thus depends on the machine and its load; the limit is
+** one option away.
+**
+** Speed (bench/RESULTS-hdf5.md, medians against a sequential loop over the
+** same blocks with the same read code, on 1,000 and 10,000 rows): blocks of
+** 32 rows take 0.89 to 1.43 times the loop on 2 threads and are 104 to 175
+** times faster than dask's version. One row per task, the seed's graph,
+** takes 1.77 and 1.38 times the loop on one thread (38 and 56 times faster
+** than dask), but 1.50 and 4.58 times on two without a limit (HDF5's lock,
+** above) and 2.32 and 2.79 times with a limit of 1 (split: handing each row
+** to its sum costs more than the sum). Of dusk's own cost per row, about
+** 1 us on one thread against 2.5 us for the loop's read and sum, more than
+** half is the class tag: dusk looks it up for every task, limit or none.
 **
 ** Usage:
 **   hdf5_rowsum [--rows-per-task N] [--threads N] [--hdf5-limit N]
@@ -92,6 +125,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -114,15 +148,20 @@ enum { EXIT_BAD_INPUT = 2 };
 /* ============================================================ the input */
 
 /*
-** What the tasks share, read-only while a compute runs: the open dataset,
-** its shape and the dataset the row sums go to.
+** What the tasks share: the open dataset, its shape and the dataset the
+** row sums go to, read-only while a compute runs; and the readers of the
+** dataset (below) that no read uses now. Callers set path and name, the
+** ids to H5I_INVALID_HID, and the rest to zero (an initializer does).
 */
+#define KEPT_READERS 16 /* idle readers kept, at most (see reader_give()) */
+
 typedef struct input {
   const char *path, *name;
   hid_t file;                  /* H5I_INVALID_HID until opened */
   hid_t dset;                  /* the 2-D dataset               */
   hid_t rowsums;               /* --write-rows: the 1-D output  */
   hsize_t rows, cols;
+  _Atomic(struct reader *) kept[KEPT_READERS]; /* idle readers, or NULL */
 } input;
 
 #if defined(__GNUC__)
@@ -159,8 +198,34 @@ static const char *class_text(H5T_class_t c) {
   }
 }
 
-/* Close what open_input() and make_rowsums() opened; safe to repeat. */
+/*
+** Dataspaces this program holds open. HDF5 1.10 counts open files and
+** objects (H5Fget_obj_count) but not dataspaces, and the readers keep
+** theirs from task to task, so each dataspace made here is counted by
+** counted() and each close by space_close(), and main checks at the end
+** that none is left. Any thread.
+*/
+static atomic_long spaces_open;
+
+/* s, a dataspace just made (or, when < 0, a failure), counted. */
+static hid_t counted(hid_t s) {
+  if (s >= 0)
+    atomic_fetch_add_explicit(&spaces_open, 1, memory_order_relaxed);
+  return s;
+}
+
+/* Close s, made through counted(); nothing when s < 0. */
+static void space_close(hid_t s) {
+  if (s >= 0 && H5Sclose(s) >= 0)
+    atomic_fetch_sub_explicit(&spaces_open, 1, memory_order_relaxed);
+}
+
+static void close_readers(input *in);
+
+/* Close what open_input() and make_rowsums() opened, and the readers kept;
+   safe to repeat. */
 static void close_input(input *in) {
+  close_readers(in);
   if (in->rowsums >= 0)
     H5Dclose(in->rowsums);
   if (in->dset >= 0)
@@ -172,7 +237,7 @@ static void close_input(input *in) {
 
 /* Check that the open dataset is a non-empty 2-D float dataset. */
 static int check_shape(input *in) {
-  hid_t space = H5Dget_space(in->dset);
+  hid_t space = counted(H5Dget_space(in->dset));
   hid_t type = H5Dget_type(in->dset);
   int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
   H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
@@ -181,8 +246,7 @@ static int check_shape(input *in) {
     H5Sget_simple_extent_dims(space, dims, NULL);
   if (type >= 0)
     H5Tclose(type);
-  if (space >= 0)
-    H5Sclose(space);
+  space_close(space);
   if (rank < 0 || cls == H5T_NO_CLASS)
     return bad_input("%s: cannot read the shape and type of %s", in->path,
                      in->name);
@@ -244,12 +308,11 @@ static int make_rowsums(input *in, const char *name) {
     fprintf(stderr, PROG ": %s: cannot replace %s\n", in->path, name);
     return 1;
   }
-  hid_t space = H5Screate_simple(1, &in->rows, NULL);
+  hid_t space = counted(H5Screate_simple(1, &in->rows, NULL));
   if (space >= 0)
     in->rowsums = H5Dcreate2(in->file, name, H5T_IEEE_F64LE, space,
                              H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (space >= 0)
-    H5Sclose(space);
+  space_close(space);
   if (in->rowsums < 0) {
     fprintf(stderr, PROG ": %s: cannot create %s\n", in->path, name);
     return 1;
@@ -257,7 +320,7 @@ static int make_rowsums(input *in, const char *name) {
   return 0;
 }
 
-/* ============================================================ the work */
+/* ============================================================ reading */
 
 /*
 ** Keep HDF5 from printing its error stack on this thread: our messages say
@@ -274,47 +337,154 @@ static void quiet_hdf5(void) {
 }
 
 /*
-** Read rows [first, first + count) into buf (count * cols doubles): select
-** them in a dataspace of our own, then read. Returns 0 or -1. Any thread,
-** but on an HDF5 that is not thread-safe never two at once (the "hdf5"
-** class's limit of 1 sees to that).
+** A reader reads blocks of up to `most` rows with dataspaces it made once:
+** one of the file's, whose selection each read moves to the block's rows,
+** and one of memory for `most` rows. Making and closing the two for every
+** read cost a third of the read of a row of 1,000 doubles (0.6 of 1.9 us on
+** bench/hdf5's machine). It also owns a buffer for a block and its row
+** sums, made when first asked for. One thread at a time uses a reader.
 */
-static int read_rows(const input *in, hsize_t first, hsize_t count,
-                     double *buf) {
-  hsize_t start[2] = {first, 0}, size[2] = {count, in->cols};
-  herr_t rc = -1;
+typedef struct reader {
+  hid_t file_space, mem_space;
+  hsize_t most;     /* the rows mem_space holds */
+  hsize_t selected; /* the rows of mem_space selected now */
+  double *buf;      /* most * cols values, then most row sums; or NULL */
+} reader;
+
+/* Close what reader_open() made, and free the buffer; safe to repeat. */
+static void reader_close(reader *r) {
+  space_close(r->mem_space);
+  space_close(r->file_space);
+  free(r->buf);
+  r->file_space = r->mem_space = H5I_INVALID_HID;
+  r->buf = NULL;
+}
+
+/* Make r's dataspaces for blocks of up to `most` rows. Returns 0, or -1
+   with nothing left open. */
+static int reader_open(reader *r, const input *in, hsize_t most) {
+  hsize_t size[2] = {most, in->cols};
   quiet_hdf5();
-  hid_t file_space = H5Dget_space(in->dset);
-  hid_t mem_space = H5Screate_simple(2, size, NULL);
-  if (file_space >= 0 && mem_space >= 0 &&
-      H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, size,
-                          NULL) >= 0)
-    rc = H5Dread(in->dset, H5T_NATIVE_DOUBLE, mem_space, file_space,
-                 H5P_DEFAULT, buf);
-  if (mem_space >= 0)
-    H5Sclose(mem_space);
-  if (file_space >= 0)
-    H5Sclose(file_space);
-  return rc < 0 ? -1 : 0;
+  *r = (reader){.most = most, .selected = most};
+  r->file_space = counted(H5Dget_space(in->dset));
+  r->mem_space = counted(H5Screate_simple(2, size, NULL));
+  if (r->file_space >= 0 && r->mem_space >= 0)
+    return 0;
+  reader_close(r);
+  H5Eclear2(H5E_DEFAULT); /* as reader_read() does */
+  return -1;
+}
+
+/*
+** A reader of in for blocks of up to `most` rows: an idle one that was
+** kept, made larger if need be, or a new one. NULL when one cannot be made.
+** Give it back with reader_give(). Any thread.
+*/
+static reader *reader_take(input *in, hsize_t most) {
+  reader *r = NULL;
+  for (int i = 0; i < KEPT_READERS && r == NULL; i++)
+    r = atomic_exchange(&in->kept[i], NULL);
+  if (r != NULL && r->most >= most)
+    return r;
+  if (r != NULL)
+    reader_close(r);
+  else if ((r = malloc(sizeof *r)) == NULL)
+    return NULL;
+  if (reader_open(r, in, most) == 0)
+    return r;
+  free(r);
+  return NULL;
+}
+
+/*
+** Keep r, idle, for the next reader_take(), with its dataspaces and its
+** buffer: so a compute makes as many readers as reads ever ran at once
+** (one per worker at most), and a compute or a sequential check after it
+** makes none. Beyond KEPT_READERS kept, r is closed. Any thread.
+*/
+static void reader_give(input *in, reader *r) {
+  for (int i = 0; i < KEPT_READERS; i++) {
+    reader *none = NULL;
+    if (atomic_compare_exchange_strong(&in->kept[i], &none, r))
+      return;
+  }
+  reader_close(r);
+  free(r);
+}
+
+/* Close the readers kept; no read may run. */
+static void close_readers(input *in) {
+  for (int i = 0; i < KEPT_READERS; i++) {
+    reader *r = atomic_exchange(&in->kept[i], NULL);
+    if (r != NULL) {
+      reader_close(r);
+      free(r);
+    }
+  }
+}
+
+/*
+** Read rows [first, first + count) into buf (count * cols doubles; count at
+** most r->most): select them in the file's dataspace (and the first count
+** rows of memory's, when the count changes), then read. Returns 0 or -1.
+** Any thread, but on an HDF5 that is not thread-safe never two at once
+** (the "hdf5" class's limit of 1 sees to that).
+*/
+static int reader_read(reader *r, const input *in, hsize_t first,
+                       hsize_t count, double *buf) {
+  hsize_t start[2] = {first, 0}, size[2] = {count, in->cols};
+  hsize_t origin[2] = {0, 0};
+  quiet_hdf5();
+  if (count != r->selected) {
+    if (H5Sselect_hyperslab(r->mem_space, H5S_SELECT_SET, origin, NULL,
+                            size, NULL) >= 0)
+      r->selected = count;
+    else
+      r->selected = 0; /* select again next time */
+  }
+  if (r->selected == count &&
+      H5Sselect_hyperslab(r->file_space, H5S_SELECT_SET, start, NULL, size,
+                          NULL) >= 0 &&
+      H5Dread(in->dset, H5T_NATIVE_DOUBLE, r->mem_space, r->file_space,
+              H5P_DEFAULT, buf) >= 0)
+    return 0;
+  /* Empty this thread's error stack now: HDF5 1.10 frees a thread's stack
+     but not the messages on it when the thread ends, and a worker may make
+     no other HDF5 call (each call empties it first) before it ends. */
+  H5Eclear2(H5E_DEFAULT);
+  return -1;
+}
+
+/* n * per doubles, uninitialised; NULL when too many or out of memory. */
+static double *doubles(hsize_t n, hsize_t per) {
+  if (per == 0 || n > SIZE_MAX / sizeof(double) / per)
+    return NULL;
+  return malloc((size_t)(n * per) * sizeof(double));
+}
+
+/* r's buffer, made now if need be: r->most rows, then r->most row sums.
+   NULL when too large or out of memory. */
+static double *reader_buffer(reader *r, const input *in) {
+  if (r->buf == NULL)
+    r->buf = doubles(r->most, in->cols + 1);
+  return r->buf;
 }
 
 /* Write sums[0..count-1] to rows [first, first + count) of in->rowsums;
-   the threads as read_rows(). */
+   the threads as reader_read(). */
 static int write_rows(const input *in, hsize_t first, hsize_t count,
                       const double *sums) {
   herr_t rc = -1;
   quiet_hdf5();
-  hid_t file_space = H5Dget_space(in->rowsums);
-  hid_t mem_space = H5Screate_simple(1, &count, NULL);
+  hid_t file_space = counted(H5Dget_space(in->rowsums));
+  hid_t mem_space = counted(H5Screate_simple(1, &count, NULL));
   if (file_space >= 0 && mem_space >= 0 &&
       H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &first, NULL, &count,
                           NULL) >= 0)
     rc = H5Dwrite(in->rowsums, H5T_NATIVE_DOUBLE, mem_space, file_space,
                   H5P_DEFAULT, sums);
-  if (mem_space >= 0)
-    H5Sclose(mem_space);
-  if (file_space >= 0)
-    H5Sclose(file_space);
+  space_close(mem_space);
+  space_close(file_space);
   return rc < 0 ? -1 : 0;
 }
 
@@ -338,19 +508,14 @@ static double sum_rows(const double *buf, hsize_t count, hsize_t cols,
   return total;
 }
 
-/* A buffer for `count` rows; NULL when too large or out of memory. */
-static double *row_buffer(const input *in, hsize_t count) {
-  if (count > SIZE_MAX / sizeof(double) / in->cols)
-    return NULL;
-  return malloc((size_t)(count * in->cols) * sizeof(double));
-}
-
 /* ============================================================ the tasks */
 
-/* A block of rows, what one read task reads. Lives until the graph is freed. */
+/* A block of rows, what one task reads. Lives until the graph is freed. */
 typedef struct block {
-  const input *in;
+  input *in;
   hsize_t first, count;
+  hsize_t most;     /* rows per block: the readers' size */
+  int write;        /* fused: also store the row sums */
 } block;
 
 /* Fail t with "rows F..L: why". */
@@ -360,19 +525,54 @@ static int block_fail(dusk_task *t, const block *b, const char *why) {
 }
 
 /*
-** In the class "hdf5": read the block's rows into a new buffer and return
-** it (count * cols doubles, freed by dusk once its reader has run).
+** The fused task, in the class "hdf5", when the class has no limit: read
+** the block's rows into a reader's buffer and return their sum, added in
+** sum_rows()'s order; with b->write, store each row's sum as well.
+*/
+static int read_sum_block(dusk_task *t, const dusk_value *args, int nargs,
+                          dusk_value *out) {
+  (void)args, (void)nargs;
+  const block *b = dusk_task_udata(t);
+  reader *r = reader_take(b->in, b->most);
+  double *buf = r != NULL ? reader_buffer(r, b->in) : NULL;
+  const char *why = r == NULL     ? "cannot make a reader"
+                    : buf == NULL ? "out of memory"
+                    : reader_read(r, b->in, b->first, b->count, buf) != 0
+                        ? "reading failed"
+                        : NULL;
+  if (why == NULL) {
+    double *sums = b->write ? buf + r->most * b->in->cols : NULL;
+    *out = dusk_f64(sum_rows(buf, b->count, b->in->cols, sums));
+    if (sums != NULL && write_rows(b->in, b->first, b->count, sums) != 0)
+      why = "writing the sums failed";
+  }
+  if (r != NULL)
+    reader_give(b->in, r);
+  return why == NULL ? 0 : block_fail(t, b, why);
+}
+
+/*
+** The split form's read, in the class "hdf5": read the block's rows into a
+** new buffer and return it (count * cols doubles, freed by dusk once its
+** reader has run). A reader lends its dataspaces only: the buffer must
+** outlive this task.
 */
 static int read_block(dusk_task *t, const dusk_value *args, int nargs,
                       dusk_value *out) {
   (void)args, (void)nargs;
   const block *b = dusk_task_udata(t);
-  double *buf = row_buffer(b->in, b->count);
-  if (buf == NULL)
-    return block_fail(t, b, "out of memory");
-  if (read_rows(b->in, b->first, b->count, buf) != 0) {
+  double *buf = doubles(b->count, b->in->cols);
+  reader *r = buf != NULL ? reader_take(b->in, b->most) : NULL;
+  const char *why = buf == NULL ? "out of memory"
+                    : r == NULL ? "cannot make a reader"
+                    : reader_read(r, b->in, b->first, b->count, buf) != 0
+                        ? "reading failed"
+                        : NULL;
+  if (r != NULL)
+    reader_give(b->in, r);
+  if (why != NULL) {
     free(buf);
-    return block_fail(t, b, "reading failed");
+    return block_fail(t, b, why);
   }
   *out = dusk_ptr(buf, (size_t)(b->count * b->in->cols) * sizeof *buf, free);
   return 0;
@@ -392,7 +592,7 @@ static int row_sums(dusk_task *t, const dusk_value *args, int nargs,
                     dusk_value *out) {
   (void)nargs;
   const block *b = dusk_task_udata(t);
-  double *sums = malloc((size_t)b->count * sizeof *sums);
+  double *sums = doubles(b->count, 1);
   if (sums == NULL)
     return block_fail(t, b, "out of memory");
   sum_rows(args[0].ptr, b->count, b->in->cols, sums);
@@ -432,6 +632,7 @@ typedef struct rowsum {
   dusk_graph *g;
   block *blocks;
   size_t nblocks;
+  int fused;         /* one task per block */
   dusk_node *total;  /* NULL when building failed */
   size_t tasks;
 } rowsum;
@@ -471,11 +672,15 @@ static dusk_node *hdf5_call(dusk_graph *g, const char *name, dusk_fn fn,
 }
 
 /*
-** The nodes of block b: read_block, then sum_block (or, with write,
-** row_sums and write_block). Returns the last, or NULL when one cannot be
-** made (the thread's last error says why).
+** The nodes of block b. Fused: one read_sum_block (read_sum_write_block
+** with write). Split: read_block, then sum_block (or, with write, row_sums
+** and write_block). Returns the last, or NULL when one cannot be made (the
+** thread's last error says why).
 */
-static dusk_node *block_nodes(dusk_graph *g, block *b, int write) {
+static dusk_node *block_nodes(dusk_graph *g, block *b, int fused, int write) {
+  if (fused)
+    return hdf5_call(g, write ? "read_sum_write_block" : "read_sum_block",
+                     read_sum_block, b, 0, NULL);
   dusk_node *rows = hdf5_call(g, "read_block", read_block, b, 0, NULL);
   if (rows == NULL)
     return NULL;
@@ -488,12 +693,15 @@ static dusk_node *block_nodes(dusk_graph *g, block *b, int write) {
 
 /*
 ** Build the row sum of `in` in a new graph on `pool`: the nodes of each
-** block of rows_per_task rows, then the tree of adds. Returns 0, or 1 after
+** block of rows_per_task rows, fused when the pool has no limit for the
+** class "hdf5" (see the top), then the tree of adds. Returns 0, or 1 after
 ** a message; rowsum_free() releases what it made either way.
 */
-static int rowsum_build(rowsum *rs, const input *in, hsize_t rows_per_task,
+static int rowsum_build(rowsum *rs, input *in, hsize_t rows_per_task,
                         int write, dusk_pool *pool) {
   memset(rs, 0, sizeof *rs);
+  hsize_t most = in->rows < rows_per_task ? in->rows : rows_per_task;
+  rs->fused = dusk_pool_limit(pool, HDF5_CLASS) == 0;
   rs->nblocks = block_count(in, rows_per_task);
   rs->blocks = malloc(rs->nblocks * sizeof *rs->blocks);
   dusk_node **level = malloc(rs->nblocks * sizeof *level);
@@ -507,11 +715,10 @@ static int rowsum_build(rowsum *rs, const input *in, hsize_t rows_per_task,
   size_t i = 0;
   for (; i < rs->nblocks; i++) {
     block *b = &rs->blocks[i];
-    b->in = in;
-    b->first = (hsize_t)i * rows_per_task;
-    b->count = in->rows - b->first < rows_per_task ? in->rows - b->first
-                                                   : rows_per_task;
-    if ((level[i] = block_nodes(rs->g, b, write)) == NULL)
+    *b = (block){.in = in, .first = (hsize_t)i * most, .most = most,
+                 .write = write};
+    b->count = in->rows - b->first < most ? in->rows - b->first : most;
+    if ((level[i] = block_nodes(rs->g, b, rs->fused, write)) == NULL)
       break;
   }
   if (i == rs->nblocks) /* every block's nodes made */
@@ -536,21 +743,23 @@ static void rowsum_free(rowsum *rs) {
 /* ================================================== the sequential check */
 
 /*
-** The same blocks read and summed one after the other on this thread, the
-** block sums added in the tree's order: the answer dusk must match exactly.
-** When row_sums is not NULL it receives every row's sum. Returns 0 or -1.
+** The same blocks read and summed one after the other on this thread, with
+** one reader (kept, as the tasks' are) for them all; the block sums added
+** in the tree's order: the answer dusk must match exactly. When row_sums is
+** not NULL it receives every row's sum. Returns 0 or -1.
 */
-static int sum_sequentially(const input *in, hsize_t rows_per_task,
-                            double *total, double *row_sums) {
+static int sum_sequentially(input *in, hsize_t rows_per_task, double *total,
+                            double *row_sums) {
   size_t n = block_count(in, rows_per_task);
   hsize_t most = in->rows < rows_per_task ? in->rows : rows_per_task;
-  double *buf = row_buffer(in, most);
+  reader *r = reader_take(in, most);
+  double *buf = r != NULL ? reader_buffer(r, in) : NULL;
   double *blocks = malloc(n * sizeof *blocks);
   int rc = buf != NULL && blocks != NULL ? 0 : -1;
   for (size_t i = 0; i < n && rc == 0; i++) {
-    hsize_t first = (hsize_t)i * rows_per_task;
+    hsize_t first = (hsize_t)i * most;
     hsize_t count = in->rows - first < most ? in->rows - first : most;
-    rc = read_rows(in, first, count, buf);
+    rc = reader_read(r, in, first, count, buf);
     if (rc == 0)
       blocks[i] = sum_rows(buf, count, in->cols,
                            row_sums != NULL ? row_sums + first : NULL);
@@ -558,7 +767,8 @@ static int sum_sequentially(const input *in, hsize_t rows_per_task,
   if (rc == 0)
     *total = tree_sum(blocks, n);
   free(blocks);
-  free(buf);
+  if (r != NULL)
+    reader_give(in, r);
   return rc;
 }
 
@@ -600,7 +810,7 @@ static int make_demo(void) {
     x[i] = (double)(next_random(&state) >> 11) * 0x1.0p-53;
   herr_t rc = -1;
   hid_t file = H5Fcreate(DEMO_FILE, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  hid_t space = H5Screate_simple(2, dims, NULL);
+  hid_t space = counted(H5Screate_simple(2, dims, NULL));
   hid_t dset = file >= 0 && space >= 0
                    ? H5Dcreate2(file, DEMO_DATASET, H5T_IEEE_F64LE, space,
                                 H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
@@ -609,8 +819,7 @@ static int make_demo(void) {
     rc = H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
   if (dset >= 0)
     H5Dclose(dset);
-  if (space >= 0)
-    H5Sclose(space);
+  space_close(space);
   if (file >= 0 && H5Fclose(file) < 0)
     rc = -1;
   free(x);
@@ -725,14 +934,15 @@ static double seconds(void) {
 }
 
 /*
-** How many HDF5 files and objects in them (datasets, groups, attributes,
-** named datatypes) this process still holds open. Main checks that none
-** is left at the end, on every path, so that a leaked handle fails the
-** tests. (HDF5 1.10 offers no count of dataspaces: those are checked by
-** reading the code, each H5S*create or H5Dget_space next to its H5Sclose.)
+** How many HDF5 handles this process still holds open: files and objects
+** in them (datasets, groups, attributes, named datatypes), and the
+** dataspaces it made (counted(): HDF5 1.10 offers no count of those). Main
+** checks that none is left at the end, on every path, so that a leaked
+** handle fails the tests.
 */
 static ssize_t open_handles(void) {
-  return H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL);
+  return H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL) +
+         (ssize_t)atomic_load(&spaces_open);
 }
 
 /*
@@ -807,12 +1017,19 @@ static void report(const rowsum *rs, const input *in, const options *o,
   printf("dataset:   %s %s, %ju x %ju\n", in->path, in->name,
          (uintmax_t)in->rows, (uintmax_t)in->cols);
   printf("rows:      %ju\n", (uintmax_t)in->rows);
-  printf("tasks:     %zu (%zu each of %s of %s%ju row%s, %zu add)\n",
-         rs->tasks, rs->nblocks,
-         o->write_rows ? "read_block, row_sums, write_block"
-                       : "read_block, sum_block",
-         up_to, (uintmax_t)per_task, per_task == 1 ? "" : "s",
-         rs->nblocks - 1);
+  size_t per_block = rs->fused ? 1 : o->write_rows ? 3 : 2;
+  const char *names =
+      rs->fused ? (o->write_rows ? "read_sum_write_block" : "read_sum_block")
+      : o->write_rows ? "each of read_block, row_sums, write_block"
+                      : "each of read_block, sum_block";
+  printf("tasks:     %zu (%zu %s of %s%ju row%s, %zu add)\n", rs->tasks,
+         rs->nblocks, names, up_to, (uintmax_t)per_task,
+         per_task == 1 ? "" : "s", rs->tasks - per_block * rs->nblocks);
+  printf("form:      %s\n",
+         rs->fused ? "fused (no hdf5 limit): one task per block reads and "
+                     "sums it"
+                   : "split (an hdf5 limit): a read task, in the class hdf5, "
+                     "and a sum task per block");
   printf("threads:   %d\n", dusk_pool_size(pool));
   int limit = dusk_pool_limit(pool, HDF5_CLASS);
   printf("hdf5 limit: %d (%s)\n", limit,
@@ -856,7 +1073,7 @@ static int compute(rowsum *rs, const options *o, dusk_value *v,
 ** Compute the row sum built in rs, check it against the sequential read
 ** (and the stored row sums), and print the figures. Returns the exit code.
 */
-static int run(rowsum *rs, const input *in, const options *o,
+static int run(rowsum *rs, input *in, const options *o,
                double build_s, dusk_pool *pool) {
   dusk_value v;
   double compute_s = 0;

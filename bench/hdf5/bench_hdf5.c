@@ -7,14 +7,17 @@
 ** examples/hdf5_rowsum.c (without its main) and builds, computes and frees
 ** the example's graph with its tasks and its tree of adds, on a pool made
 ** as the example makes its own (start_pool: the resource class "hdf5" and
-** its limit).
+** its limit, which also picks the graph's form: fused with no limit, split
+** with one). The sequential loop is the example's check, which reads with
+** the same code as the tasks (a reader: dataspaces made once, one buffer).
 **
 ** Usage: bench_hdf5 [--warm] [--hdf5-limit N] MODE FILE DATASET
 **                   ROWS_PER_TASK THREADS
 **
 **   dusk          the example's graph
 **   seq           the example's sequential check: the same blocks read one
-**                 after another into one buffer, summed in the same order
+**                 after another with one reader (its dataspaces and its
+**                 buffer reused), summed in the same order
 **   whole         one H5Dread of the whole dataset, then the same sums
 **   --warm        run the same case once, untimed, in the same process
 **                 first
@@ -41,7 +44,7 @@ typedef struct result {
   double build_s, compute_s, free_s, total;
 } result;
 
-static int run_dusk(const input *in, hsize_t rpt, dusk_pool *pool,
+static int run_dusk(input *in, hsize_t rpt, dusk_pool *pool,
                     result *r) {
   rowsum rs;
   double t0 = seconds();
@@ -63,7 +66,7 @@ static int run_dusk(const input *in, hsize_t rpt, dusk_pool *pool,
   return rc;
 }
 
-static int run_seq(const input *in, hsize_t rpt, result *r) {
+static int run_seq(input *in, hsize_t rpt, result *r) {
   double t0 = seconds();
   int rc = sum_sequentially(in, rpt, &r->total, NULL);
   r->compute_s = seconds() - t0;
@@ -73,7 +76,7 @@ static int run_seq(const input *in, hsize_t rpt, result *r) {
 
 static int run_whole(const input *in, result *r) {
   double t0 = seconds();
-  double *buf = row_buffer(in, in->rows);
+  double *buf = doubles(in->rows, in->cols);
   int rc = buf != NULL && H5Dread(in->dset, H5T_NATIVE_DOUBLE, H5S_ALL,
                                   H5S_ALL, H5P_DEFAULT, buf) >= 0
                ? 0
