@@ -147,6 +147,9 @@ struct dusk_graph {
   struct dusk__wlist *waiters; /* node -> list of waiters (uthash)         */
   struct dusk__rtag *rtags;    /* node -> resource class (uthash)          */
   struct dusk__rname *rnames;  /* the class names used, one copy each      */
+  _Atomic(const char *) rone;  /* the only class name used, while there is
+                                  one (resource.c); NULL otherwise        */
+  atomic_int nrnames;          /* how many: 0, 1 or more                  */
   dusk_pool *pool;        /* NULL: the default pool                        */
   pthread_mutex_t pure_lock;  /* guards pure; taken before lock            */
   struct dusk__pure *pure;    /* pure calls and literals (graph/pure.c)    */

@@ -6,7 +6,9 @@
 ** A node has no room for a class, and few nodes have one: the graph keeps a
 ** table from node to class, and the flag LIMITED on the node says that it
 ** has an entry, so that a task without a class costs one flag test. Each
-** class name is copied once per graph, however many nodes carry it.
+** class name is copied once per graph, however many nodes carry it. A graph
+** that uses one class name only (the common case: "hdf5") answers without
+** the table or its lock: a tagged node carries that name.
 */
 #include "graph/graph.h"
 #include "src/alloc.h"
@@ -41,6 +43,10 @@ static const char *intern(dusk_graph *g, const char *name) {
     dusk__free(r);
     return NULL;
   }
+  /* Before any node carries it (tag() sets LIMITED after, a release). */
+  int k = atomic_fetch_add_explicit(&g->nrnames, 1, memory_order_relaxed);
+  atomic_store_explicit(&g->rone, k == 0 ? r->name : NULL,
+                        memory_order_release);
   return r->name;
 }
 
@@ -83,8 +89,12 @@ int dusk__graph_set_resource(dusk_graph *g, dusk_node *n, const char *name) {
 }
 
 const char *dusk__graph_resource(dusk_graph *g, const dusk_node *n) {
-  if (!(atomic_load_explicit(&n->flags, memory_order_relaxed) & DUSK__LIMITED))
+  /* Acquire: a name interned before n was tagged is seen (rone). */
+  if (!(atomic_load_explicit(&n->flags, memory_order_acquire) & DUSK__LIMITED))
     return NULL;
+  const char *one = atomic_load_explicit(&g->rone, memory_order_acquire);
+  if (one)
+    return one;
   pthread_mutex_lock(&g->lock);
   rtag *t = NULL;
   HASH_FIND_PTR(g->rtags, &n, t);
