@@ -3,8 +3,7 @@
 #
 #   hdf5_check.sh ROWSUM MAKE DIR demo [OPTION ...]
 #       the demo: no file given, in an empty DIR; it must write its demo file
-#       there and check out, at the default limit (none, so the fused form)
-#       unless told
+#       there and check out, at the default limit (see below) unless told
 #   hdf5_check.sh ROWSUM MAKE DIR total|total32 ROWS COLS TASKS [OPTION ...]
 #       a ROWS x COLS dataset of small whole numbers (f64, or f32), whose
 #       total is exact in any order: the total printed must be hdf5_make's,
@@ -31,9 +30,11 @@
 #       (scalar), /I (integers), /E (0 x 5), /Z (4 x 0), /G (a group) that
 #       the arguments name)
 #
-# Every case but bad checks the form the program says it ran in: fused (one
-# task per block reads and sums it) with no --hdf5-limit or --hdf5-limit 0,
-# split (a read task and a sum task per block) with --hdf5-limit N > 0.
+# Every case but bad checks the form the program says it ran in: split (a
+# read task and a sum task per block) with a limit (--hdf5-limit N > 0) and
+# blocks of 8 rows or more, fused (one task per block reads and sums it)
+# otherwise. With no --hdf5-limit the program picks the limit: 1 for blocks
+# of fewer than 8 rows (the default is 1 row), none for larger ones.
 #
 # It works in DIR (emptied first; removed when the case passes) and exits 0
 # when the case passes, 1 with the reason otherwise.
@@ -63,11 +64,23 @@ limit=
 case " $* " in *" --hdf5-limit "*)
   limit=$(echo " $* " | sed 's/.* --hdf5-limit \([^ ]*\) .*/\1/') ;;
 esac
+per_task=1
+case " $* " in *" --rows-per-task "*)
+  per_task=$(echo " $* " | sed 's/.* --rows-per-task \([^ ]*\) .*/\1/') ;;
+esac
+case $per_task in *[!0-9]* | '' | 0) per_task=1 ;; esac # bad: not used
+chosen=
+if [ -z "$limit" ]; then # the program's choice
+  if [ "$per_task" -lt 8 ]; then chosen=1; else chosen=0; fi
+  limit=$chosen
+fi
+case $limit in *[!0-9]* | '') limit=0 ;; esac
 form=fused
-case $limit in '' | 0) ;; *) form=split ;; esac
+[ "$limit" -gt 0 ] && [ "$per_task" -ge 8 ] && form=split
+blocks8=$(((8 + per_task - 1) / per_task)) # blocks of an 8-row dataset
 
 # has_form: the program's output says it ran in the expected form
-has_form() { has out "^form: +$form "; }
+has_form() { has out "^form: +$form[ :]"; }
 
 # count_tasks FILE WHAT BEFORE AFTER BLOCKS: FILE has, for each task of the
 # form's graph of BLOCKS blocks, one line matching BEFORE name AFTER (WHAT
@@ -91,9 +104,9 @@ demo)
   has out '^rows: +1000$' || fail "not 1000 rows"
   has out '^check: +ok' || fail "the check did not pass"
   has_form || fail "the form is not $form"
-  case " $* " in *" --hdf5-limit "*) ;; *)
-    has out '^hdf5 limit: +0 \(no limit\)' || fail "the default is not 0" ;;
-  esac
+  if [ -n "$chosen" ]; then
+    has out "^hdf5 limit: +$chosen " || fail "the default is not $chosen"
+  fi
   case " $* " in *" --write-rows "*)
     has out '^row sums: .*ok' || fail "the row sums did not check out" ;;
   esac
@@ -130,18 +143,20 @@ dot)
   "$rowsum" "$@" --dot graph.dot t.h5 >out 2>err || fail "exit code $?"
   has_form || fail "the form is not $form"
   has graph.dot '^digraph' || fail "graph.dot is not DOT"
-  count_tasks graph.dot nodes '\[label="' '"' 8
+  count_tasks graph.dot nodes '\[label="' '"' $blocks8
   ;;
 trace)
   make_file /X f64 8 4
-  "$rowsum" "$@" --rows-per-task 2 --trace trace.json t.h5 >out 2>err ||
-    fail "exit code $?"
+  case " $* " in *" --rows-per-task "*) ;; *) # 2 rows per task, fused
+    set -- "$@" --rows-per-task 2 && blocks8=4 ;;
+  esac
+  "$rowsum" "$@" --trace trace.json t.h5 >out 2>err || fail "exit code $?"
   has_form || fail "the form is not $form"
   has out '^trace: +trace.json$' || fail "the trace is not reported"
   head -n 1 trace.json | grep -q '^{"displayTimeUnit"' ||
     fail "trace.json does not open as a trace"
   tail -n 1 trace.json | grep -q '^]}$' || fail "trace.json is not closed"
-  count_tasks trace.json events '"name":"' '","cat":"task","ph":"X"' 4
+  count_tasks trace.json events '"name":"' '","cat":"task","ph":"X"' $blocks8
   ;;
 readfail)
   "$make" t.h5 /X external 6 3 >/dev/null || fail "hdf5_make external"

@@ -11,16 +11,16 @@
 **
 ** Here the rows come in blocks (--rows-per-task, 1 by default: the graph
 ** above), and the graph takes one of two forms, after the limit on dusk's
-** resource class "hdf5" (below):
+** resource class "hdf5" and the size of the blocks (below):
 **
-**   fused, with no limit (the default): one read_sum_block task per block
-**     reads the block's rows and sums them, as the seed's sum_row does;
-**     with --write-rows, read_sum_write_block also stores each row's sum in
-**     a new dataset (dask's to_hdf5 step);
-**   split, with a limit: a read_block task reads the rows into a new
-**     buffer, which dusk frees as soon as a sum_block task has summed it;
-**     with --write-rows a row_sums task hands the row sums to a
-**     write_block task.
+**   fused, with no limit, or with blocks of fewer than 8 rows: one
+**     read_sum_block task per block reads the block's rows and sums them,
+**     as the seed's sum_row does; with --write-rows, read_sum_write_block
+**     also stores each row's sum in a new dataset (dask's to_hdf5 step);
+**   split, with a limit and blocks of 8 rows or more: a read_block task
+**     reads the rows into a new buffer, which dusk frees as soon as a
+**     sum_block task has summed it; with --write-rows a row_sums task hands
+**     the row sums to a write_block task.
 **
 ** A tree of "add" tasks, two by two, then adds the blocks. The answer is
 ** checked against a sequential read of the same blocks, with the same read
@@ -29,13 +29,16 @@
 **
 ** Why two forms. Every task that calls HDF5 is in the class "hdf5", and the
 ** pool runs at most --hdf5-limit of them at once; a task holds its slot
-** for as long as it runs. Under a limit the sum is therefore a task of its
-** own, in no class: the read gives its slot back as soon as the rows are
-** in memory, and the next read starts while a worker sums them. With no
-** limit there is no slot to give back, and splitting only costs: a second
-** node per block, a buffer allocated, handed from task to task and freed,
-** and a sum that runs wherever a worker picks it up, often on the other
-** core, away from the rows in cache. The fused task reuses a buffer (a
+** for as long as it runs. Under a limit, a large block's sum is therefore
+** a task of its own, in no class: the read gives its slot back as soon as
+** the rows are in memory, and the next read starts while a worker sums
+** them. With no limit there is no slot to give back, and splitting only
+** costs: a second node per block, a buffer allocated, handed from task to
+** task and freed, and a sum that runs wherever a worker picks it up, often
+** on the other core, away from the rows in cache. A small block's sum is
+** shorter than that hand-off, so small blocks are fused under a limit too
+** (10,000 rows one at a time on 2 threads at a limit of 1: 34 ms fused,
+** 49 to 59 split, 33 on one thread). The fused task reuses a buffer (a
 ** reader's, below) and sums the rows straight after reading them. It is in
 ** the class "hdf5" all the same, because it calls HDF5.
 **
@@ -62,32 +65,32 @@
 ** into memory already touched (a fresh page costs tens of microseconds on
 ** bench/hdf5's machine: a buffer of 32 rows, 64 of them).
 **
-** The default is no limit (0), from measurement on a busy machine
-** (bench/hdf5's README; load 5 to 6, both forms split then): a limit of 1
-** took 1.5 to 2.6 times as long as none, because a read that ends hands
-** its slot to the next waiting read, which its worker runs at once, so one
-** worker does every read and the other every sum, each block crossing
-** from one core's cache to the other's. On a quiet machine the figures are
-** mixed (bench/RESULTS-hdf5.md, load about 1; limit 1 over none: 1.55 and
-** 0.61 times at 1 row per task on 1,000 and 10,000 rows, 0.62 and 1.10 at
-** 32), because two threads that call HDF5 at once queue on its global
-** lock, a mutex and a condition variable: the one that waits sleeps and
-** is woken for nearly every call (some 18,000 futex calls for 10,000
-** rows), which on that virtual machine costs more than the read. A limit
-** keeps the queue in dusk, whose workers run other work meanwhile. Which
-** default is better thus depends on the machine and its load; the limit is
-** one option away.
+** The default limit depends on the block, from measurement (2 threads,
+** bench/RESULTS-hdf5.md and the runs noted here). Two threads that call
+** HDF5 at once queue on its global lock, a mutex and a condition variable:
+** the one that waits sleeps and is woken for nearly every call (some
+** 18,000 futex calls for 10,000 rows), which on this virtual machine costs
+** more than reading a row. A limit keeps the queue in dusk instead, whose
+** workers run other work meanwhile. Small blocks are all reads and lock
+** traffic: at one row per task a limit of 1 took 0.37 times as long as
+** none on 10,000 rows (33.0 against 88.1 ms). Large blocks have sums worth
+** overlapping with the next read, which no limit allows best: at 32 rows a
+** block no limit took 0.61 times as long (12.7 against 20.7 ms). Single
+** runs at 2 to 32 rows a block (compute, ms, no limit against a limit of
+** 1, split) put the turn at about 8: 2 rows 42-65 / 27-39, 4 rows 35-48 /
+** 31-33, 8 rows 27-28 / 20-31, 16 rows 14-21 / 21-37. So with no
+** --hdf5-limit, blocks under 8 rows get a limit of 1, larger ones none.
 **
 ** Speed (bench/RESULTS-hdf5.md, medians against a sequential loop over the
-** same blocks with the same read code, on 1,000 and 10,000 rows): blocks of
-** 32 rows take 0.89 to 1.43 times the loop on 2 threads and are 104 to 175
-** times faster than dask's version. One row per task, the seed's graph,
-** takes 1.77 and 1.38 times the loop on one thread (38 and 56 times faster
-** than dask), but 1.50 and 4.58 times on two without a limit (HDF5's lock,
-** above) and 2.32 and 2.79 times with a limit of 1 (split: handing each row
-** to its sum costs more than the sum). Of dusk's own cost per row, about
-** 1 us on one thread against 2.5 us for the loop's read and sum, more than
-** half is the class tag: dusk looks it up for every task, limit or none.
+** same blocks with the same read code, on 1,000 and 10,000 rows, one run):
+** at the defaults on 2 threads, blocks of 32 rows take 1.25 and 0.96 times
+** the loop and are 98 and 133 times faster than dask's version; one row
+** per task, the seed's graph, takes 1.89 and 1.45 times the loop (34 and
+** 51 times faster than dask). On one thread the seed's graph takes 1.41
+** and 1.26 times the loop (45 and 60 times faster than dask): the reads
+** are serial under HDF5's lock, so a second thread can only overlap the
+** sums, a tenth of the work, and the slot passing between two workers
+** costs more than that on 1,000 rows.
 **
 ** Usage:
 **   hdf5_rowsum [--rows-per-task N] [--threads N] [--hdf5-limit N]
@@ -101,9 +104,10 @@
 **   --rows-per-task N  rows read and summed by one task (default 1)
 **   --threads N        worker threads (default 0: one per core, or
 **                      DUSK_NUM_THREADS)
-**   --hdf5-limit N     at most N tasks that call HDF5 at once (default 0:
-**                      no limit; forced to 1 when the linked HDF5 is not
-**                      thread-safe)
+**   --hdf5-limit N     at most N tasks that call HDF5 at once (0: no
+**                      limit; default: 1 for blocks of fewer than 8 rows,
+**                      none for larger ones; forced to 1 when the linked
+**                      HDF5 is not thread-safe)
 **   --dot FILE         draw the graph after the compute: .svg, .png or .pdf
 **                      through graphviz's dot, any other name as DOT text
 **   --trace FILE       record every task of the compute into FILE, as
@@ -141,7 +145,10 @@
 #define DEMO_COLS 1000
 #define DEMO_SEED 42
 #define HDF5_CLASS "hdf5" /* the resource class of the tasks that call HDF5 */
-#define DEFAULT_LIMIT 0 /* --hdf5-limit: none; measured, see the top */
+/* --hdf5-limit when none is given: 1 for blocks under AUTO_ROWS rows,
+   else none (measured, see the top). */
+#define DEFAULT_LIMIT (-1)
+#define AUTO_ROWS 8
 
 enum { EXIT_BAD_INPUT = 2 };
 
@@ -693,15 +700,17 @@ static dusk_node *block_nodes(dusk_graph *g, block *b, int fused, int write) {
 
 /*
 ** Build the row sum of `in` in a new graph on `pool`: the nodes of each
-** block of rows_per_task rows, fused when the pool has no limit for the
-** class "hdf5" (see the top), then the tree of adds. Returns 0, or 1 after
+** block of rows_per_task rows, fused unless the pool has a limit for the
+** class "hdf5" and the blocks have AUTO_ROWS rows or more (see the top),
+** then the tree of adds. Returns 0, or 1 after
 ** a message; rowsum_free() releases what it made either way.
 */
 static int rowsum_build(rowsum *rs, input *in, hsize_t rows_per_task,
                         int write, dusk_pool *pool) {
   memset(rs, 0, sizeof *rs);
   hsize_t most = in->rows < rows_per_task ? in->rows : rows_per_task;
-  rs->fused = dusk_pool_limit(pool, HDF5_CLASS) == 0;
+  rs->fused = dusk_pool_limit(pool, HDF5_CLASS) == 0 ||
+              rows_per_task < AUTO_ROWS;
   rs->nblocks = block_count(in, rows_per_task);
   rs->blocks = malloc(rs->nblocks * sizeof *rs->blocks);
   dusk_node **level = malloc(rs->nblocks * sizeof *level);
@@ -922,6 +931,8 @@ static int parse_options(options *o, int argc, char **argv) {
   }
   if (o->path != NULL && o->path[0] == '\0')
     return bad_input("the file name is empty");
+  if (o->hdf5_limit == DEFAULT_LIMIT)
+    o->hdf5_limit = o->rows_per_task < AUTO_ROWS ? 1 : 0;
   return 0;
 }
 
@@ -966,9 +977,11 @@ static int safe_limit(int limit) {
 */
 static dusk_pool *start_pool(int threads, int limit) {
   dusk_pool *pool = dusk_pool_new(threads);
-  int rc = pool != NULL
-               ? dusk_pool_set_limit(pool, HDF5_CLASS, safe_limit(limit))
-               : dusk_last_error(NULL);
+  limit = safe_limit(limit);
+  /* No limit: no class either, so that the tags cost nothing. */
+  int rc = pool == NULL ? dusk_last_error(NULL)
+           : limit > 0  ? dusk_pool_set_limit(pool, HDF5_CLASS, limit)
+                        : DUSK_OK;
   if (rc == DUSK_OK)
     return pool;
   const char *why = NULL;
@@ -1026,10 +1039,9 @@ static void report(const rowsum *rs, const input *in, const options *o,
          rs->nblocks, names, up_to, (uintmax_t)per_task,
          per_task == 1 ? "" : "s", rs->tasks - per_block * rs->nblocks);
   printf("form:      %s\n",
-         rs->fused ? "fused (no hdf5 limit): one task per block reads and "
-                     "sums it"
-                   : "split (an hdf5 limit): a read task, in the class hdf5, "
-                     "and a sum task per block");
+         rs->fused ? "fused: one task per block reads and sums it"
+                   : "split (an hdf5 limit, large blocks): a read task, in "
+                     "the class hdf5, and a sum task per block");
   printf("threads:   %d\n", dusk_pool_size(pool));
   int limit = dusk_pool_limit(pool, HDF5_CLASS);
   printf("hdf5 limit: %d (%s)\n", limit,

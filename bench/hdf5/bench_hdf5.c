@@ -108,6 +108,8 @@ int main(int argc, char **argv) {
   long long rpt = parse_count(argv[4], 1, INT64_MAX);
   long long threads = parse_count(argv[5], 0, 1024);
   int is_dusk = strcmp(mode, "dusk") == 0;
+  if (limit == DEFAULT_LIMIT && rpt > 0) /* none given: the example's */
+    limit = rpt < AUTO_ROWS ? 1 : 0;
   if (rpt < 0 || threads < 0 || limit < 0 ||
       (!is_dusk && strcmp(mode, "seq") != 0 && strcmp(mode, "whole") != 0))
     return bad_input("bad arguments; run without any for the usage");

@@ -19,15 +19,17 @@ same process. The cases:
   whole            one H5Dread of the whole dataset, then the same sums
   dusk, 1 row,     the example's graph at a limit of 1 on its resource
     limit 1        class "hdf5" (at most 1 of the tasks that call HDF5 at
-                   once), so in its split form: a read task (in the class)
-                   and a sum task per row, T threads
+                   once; the example's default for such small blocks),
+                   fused: one task per row reads and sums it, T threads
   dusk, 1 row,     no limit on the class, so the fused form: one task per
     no limit       row that reads and sums it (the seed's graph), T threads
   dusk, 1 row,     the same on one thread (no limit: fused)
     1 thread
-  dusk, B rows,    blocks of B rows, T threads, limit 1 (split)
+  dusk, B rows,    blocks of B rows, T threads, limit 1 (split: a read
+                   task in the class and a sum task per block)
     limit 1
-  dusk, B rows,    the same with no limit (fused)
+  dusk, B rows,    the same with no limit (fused; the example's default
+                   for blocks of 8 rows or more)
     no limit
   dask             the seed: delayed(sum_row)(i) per row reading with h5py,
                    delayed(sum)(rows), threaded scheduler, T workers
@@ -120,17 +122,17 @@ def cases(bench, block, threads):
         ("seqB", "sequential C loop, %d rows per block" % block,
          c("seq", block, 1)),
         ("whole", "one H5Dread of the whole dataset", c("whole", 1, 1)),
-        ("dusk1", "**dusk, 1 row per task**, limit 1 (split)",
+        ("dusk1", "**dusk, 1 row per task** (the seed's graph), limit 1 "
+         "(fused; the default)",
          c("dusk", 1, threads)),
-        ("dusk1nolimit", "**dusk, 1 row per task** (the seed's graph), no "
-         "limit (fused)",
+        ("dusk1nolimit", "**dusk, 1 row per task**, no limit (fused)",
          c("dusk", 1, threads, 0)),
         ("dusk1t1", "dusk, 1 row per task, 1 thread, no limit (fused)",
          c("dusk", 1, 1, 0)),
         ("duskB", "**dusk, %d rows per task**, limit 1 (split)" % block,
          c("dusk", block, threads)),
-        ("duskBnolimit", "**dusk, %d rows per task**, no limit (fused)"
-         % block,
+        ("duskBnolimit", "**dusk, %d rows per task**, no limit (fused; "
+         "the default)" % block,
          c("dusk", block, threads, 0)),
         ("dask", "dask.delayed (the seed), threaded scheduler",
          [PYTHON, os.path.join(HERE, "dask_rowsum.py"), "--warm", "FILE",
@@ -319,9 +321,10 @@ def report(args, the_cases, results, failures, loads, command, started,
     add("The seed's workload: the sum of every row of `/X`, a contiguous "
         "dataset of N × %d random float64: each row (or block of rows) "
         "read with a hyperslab and summed (dask: one task that does both; "
-        "dusk with no limit: the same, one task in the class `hdf5`, the "
-        "fused form; dusk at limit 1: a read task in the class and a sum "
-        "task, the split form), then a sum of the rows (dusk: a tree of "
+        "dusk: the same, one task in the class `hdf5`, the fused form, "
+        "except for blocks of 8 rows or more at a limit: a read task in the "
+        "class and a sum task, the split form), then a sum of the rows "
+        "(dusk: a tree of "
         "adds, two by two). The sequential loops read with the same code as "
         "dusk's tasks (dataspaces made once, one buffer). "
         "%d repetition(s), "
@@ -371,9 +374,11 @@ def report(args, the_cases, results, failures, loads, command, started,
     add("## The issue's targets")
     add("")
     add("Median ratio, with the range of the per-repetition ratio (the two "
-        "cases ran next to each other), at %d threads with a limit of 1 (the "
-        "split form) and with none (fused), and for 1 row per task on 1 "
-        "thread (fused)." % args.threads)
+        "cases ran next to each other), at %d threads with a limit of 1 "
+        "(fused at 1 row per task, split at larger blocks) and with none "
+        "(fused), and for 1 row per task on 1 thread (fused). The example's "
+        "defaults are a limit of 1 at 1 row per task and none at larger "
+        "blocks." % args.threads)
     add("")
     add("| target | size | limit 1 | met | no limit | met | 1 thread | met |")
     add("|---|---|---|---|---|---|---|---|")
