@@ -107,6 +107,12 @@ demo)
   if [ -n "$chosen" ]; then
     has out "^hdf5 limit: +$chosen " || fail "the default is not $chosen"
   fi
+  # No --threads: one worker for blocks under 8 rows (the default, 1 row)
+  case " $* " in *" --threads "*) ;; *)
+    if [ -z "${DUSK_NUM_THREADS:-}" ] && [ "$per_task" -lt 8 ]; then
+      has out '^threads: +1$' || fail "the default is not one worker"
+    fi ;;
+  esac
   case " $* " in *" --write-rows "*)
     has out '^row sums: .*ok' || fail "the row sums did not check out" ;;
   esac

@@ -81,16 +81,21 @@
 ** 31-33, 8 rows 27-28 / 20-31, 16 rows 14-21 / 21-37. So with no
 ** --hdf5-limit, blocks under 8 rows get a limit of 1, larger ones none.
 **
+** Threads. For blocks under 8 rows one worker does best of all: the reads
+** are serial under HDF5's lock whatever dusk does, the sums are a tenth of
+** the work, and passing the slot between two workers costs more than the
+** sums they could share (1,000 rows one at a time: 3.3 ms on one thread,
+** 4.4 on two at a limit of 1). So with no --threads (and no
+** DUSK_NUM_THREADS) such blocks run on one worker, larger ones on one per
+** core.
+**
 ** Speed (bench/RESULTS-hdf5.md, medians against a sequential loop over the
 ** same blocks with the same read code, on 1,000 and 10,000 rows, one run):
-** at the defaults on 2 threads, blocks of 32 rows take 1.25 and 0.96 times
-** the loop and are 98 and 133 times faster than dask's version; one row
-** per task, the seed's graph, takes 1.89 and 1.45 times the loop (34 and
-** 51 times faster than dask). On one thread the seed's graph takes 1.41
-** and 1.26 times the loop (45 and 60 times faster than dask): the reads
-** are serial under HDF5's lock, so a second thread can only overlap the
-** sums, a tenth of the work, and the slot passing between two workers
-** costs more than that on 1,000 rows.
+** at the defaults, blocks of 32 rows (2 threads, no limit) take 1.25 and
+** 0.96 times the loop and are 98 and 133 times faster than dask's version;
+** one row per task, the seed's graph (one thread), takes 1.41 and 1.26
+** times the loop and is 45 and 60 times faster than dask. On two threads at
+** a limit of 1 the seed's graph takes 1.89 and 1.45 times the loop.
 **
 ** Usage:
 **   hdf5_rowsum [--rows-per-task N] [--threads N] [--hdf5-limit N]
@@ -102,8 +107,10 @@
 **                      1000 x 1000 random doubles, contiguous, fixed seed)
 **                      and uses it.
 **   --rows-per-task N  rows read and summed by one task (default 1)
-**   --threads N        worker threads (default 0: one per core, or
-**                      DUSK_NUM_THREADS)
+**   --threads N        worker threads (0: one per core, or
+**                      DUSK_NUM_THREADS; default: 1 for blocks of fewer
+**                      than 8 rows unless DUSK_NUM_THREADS is set, 0 for
+**                      larger ones)
 **   --hdf5-limit N     at most N tasks that call HDF5 at once (0: no
 **                      limit; default: 1 for blocks of fewer than 8 rows,
 **                      none for larger ones; forced to 1 when the linked
@@ -887,7 +894,7 @@ static int takes_value(const char *a) {
 
 /* Returns 0, EXIT_BAD_INPUT after a message, or -1 for --help. */
 static int parse_options(options *o, int argc, char **argv) {
-  *o = (options){.rows_per_task = 1, .threads = 0,
+  *o = (options){.rows_per_task = 1, .threads = -1,
                  .hdf5_limit = DEFAULT_LIMIT, .name = DEMO_DATASET};
   int files = 0;
   long long v = 0;
@@ -933,6 +940,10 @@ static int parse_options(options *o, int argc, char **argv) {
     return bad_input("the file name is empty");
   if (o->hdf5_limit == DEFAULT_LIMIT)
     o->hdf5_limit = o->rows_per_task < AUTO_ROWS ? 1 : 0;
+  if (o->threads < 0) /* none given: one worker for small blocks (top) */
+    o->threads = o->rows_per_task < AUTO_ROWS && !getenv("DUSK_NUM_THREADS")
+                     ? 1
+                     : 0;
   return 0;
 }
 

@@ -23,7 +23,8 @@ same process. The cases:
                    fused: one task per row reads and sums it, T threads
   dusk, 1 row,     no limit on the class, so the fused form: one task per
     no limit       row that reads and sums it (the seed's graph), T threads
-  dusk, 1 row,     the same on one thread (no limit: fused)
+  dusk, 1 row,     the same on one thread (no limit: fused); the
+                   example's default for blocks under 8 rows
     1 thread
   dusk, B rows,    blocks of B rows, T threads, limit 1 (split: a read
                    task in the class and a sum task per block)
@@ -123,11 +124,12 @@ def cases(bench, block, threads):
          c("seq", block, 1)),
         ("whole", "one H5Dread of the whole dataset", c("whole", 1, 1)),
         ("dusk1", "**dusk, 1 row per task** (the seed's graph), limit 1 "
-         "(fused; the default)",
+         "(fused)",
          c("dusk", 1, threads)),
         ("dusk1nolimit", "**dusk, 1 row per task**, no limit (fused)",
          c("dusk", 1, threads, 0)),
-        ("dusk1t1", "dusk, 1 row per task, 1 thread, no limit (fused)",
+        ("dusk1t1", "**dusk, 1 row per task**, 1 thread (fused; the "
+         "default)",
          c("dusk", 1, 1, 0)),
         ("duskB", "**dusk, %d rows per task**, limit 1 (split)" % block,
          c("dusk", block, threads)),
@@ -377,8 +379,9 @@ def report(args, the_cases, results, failures, loads, command, started,
         "cases ran next to each other), at %d threads with a limit of 1 "
         "(fused at 1 row per task, split at larger blocks) and with none "
         "(fused), and for 1 row per task on 1 thread (fused). The example's "
-        "defaults are a limit of 1 at 1 row per task and none at larger "
-        "blocks." % args.threads)
+        "defaults are one worker at 1 row per task (blocks under 8 rows), "
+        "and %d threads with no limit at larger blocks." % (args.threads,
+                                                           args.threads))
     add("")
     add("| target | size | limit 1 | met | no limit | met | 1 thread | met |")
     add("|---|---|---|---|---|---|---|---|")
