@@ -21,6 +21,7 @@ build-bench/bench-raw.txt.
 import argparse
 import datetime
 import os
+import re
 import platform
 import shlex
 import statistics
@@ -538,6 +539,8 @@ def report(args, runtimes, st, failures, loads, command, started, elapsed):
             r.append("{:,.0f}×".format(a / b) if a and b else "–")
         add("| %s | %s |" % (WNAMES[w], " | ".join(r)))
     add("")
+    for line in hdf5_section():
+        add(line)
     c_sizes, d_sizes = sizes_text(args.mode)
     add("## Sizes")
     add("")
@@ -564,6 +567,34 @@ def report(args, runtimes, st, failures, loads, command, started, elapsed):
                 % (rep, name, w, t, "s" * (t > 1), err))
         add("")
     return "\n".join(L)
+
+
+def hdf5_section():
+    """The HDF5 row sums' targets, from bench/RESULTS-hdf5.md (written by
+    bench/hdf5/run.py, a run of its own), as lines; [] when it is missing."""
+    path = os.path.join(BENCH, "RESULTS-hdf5.md")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        text = f.read().splitlines()
+    written = next((l for l in text if l.startswith("Written by")), "")
+    when = re.search(r" on (.+? UTC), in ([0-9,.]+ s)", written)
+    try:
+        i = text.index("## The issue's targets")
+    except ValueError:
+        return []
+    j = next((k for k in range(i + 1, len(text))
+              if text[k].startswith("## ")), len(text))
+    L = ["## HDF5 row sums (bench/RESULTS-hdf5.md)", "",
+         "The seed's HDF5 reduction (`examples/hdf5_rowsum.c`) against a "
+         "sequential C loop and dask.delayed is measured by its own command, "
+         "`/usr/bin/python3 bench/hdf5/run.py`, into `bench/RESULTS-hdf5.md` "
+         "(all its cases side by side in one run%s). Its targets, copied "
+         "from there:" % (", on %s, in %s" % when.groups() if when else ""),
+         ""]
+    L += [l for l in text[i + 1:j] if l.startswith("|")]
+    L.append("")
+    return L
 
 
 def print_summary(runtimes, st):
