@@ -157,6 +157,15 @@
 #define DEFAULT_LIMIT (-1)
 #define AUTO_ROWS 8
 
+/* Blocks of `rows` rows are small: reads dominate, a sum is not worth a
+   task of its own, and one worker does best (see the top). */
+static int small_block(unsigned long long rows) { return rows < AUTO_ROWS; }
+
+/* The limit used when none is given, for blocks of `rows` rows. */
+static int default_limit(unsigned long long rows) {
+  return small_block(rows) ? 1 : 0;
+}
+
 enum { EXIT_BAD_INPUT = 2 };
 
 /* ============================================================ the input */
@@ -717,7 +726,7 @@ static int rowsum_build(rowsum *rs, input *in, hsize_t rows_per_task,
   memset(rs, 0, sizeof *rs);
   hsize_t most = in->rows < rows_per_task ? in->rows : rows_per_task;
   rs->fused = dusk_pool_limit(pool, HDF5_CLASS) == 0 ||
-              rows_per_task < AUTO_ROWS;
+              small_block(rows_per_task);
   rs->nblocks = block_count(in, rows_per_task);
   rs->blocks = malloc(rs->nblocks * sizeof *rs->blocks);
   dusk_node **level = malloc(rs->nblocks * sizeof *level);
@@ -939,9 +948,9 @@ static int parse_options(options *o, int argc, char **argv) {
   if (o->path != NULL && o->path[0] == '\0')
     return bad_input("the file name is empty");
   if (o->hdf5_limit == DEFAULT_LIMIT)
-    o->hdf5_limit = o->rows_per_task < AUTO_ROWS ? 1 : 0;
+    o->hdf5_limit = default_limit(o->rows_per_task);
   if (o->threads < 0) /* none given: one worker for small blocks (top) */
-    o->threads = o->rows_per_task < AUTO_ROWS && !getenv("DUSK_NUM_THREADS")
+    o->threads = small_block(o->rows_per_task) && !getenv("DUSK_NUM_THREADS")
                      ? 1
                      : 0;
   return 0;

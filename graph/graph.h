@@ -221,6 +221,14 @@ const char *dusk__graph_resource(dusk_graph *g, const dusk_node *n);
 /* Free the resource tables (with the graph). */
 void dusk__graph_free_resources(dusk_graph *g);
 
+/* Whether a wait takes n's failure (n is FAILED) as its answer: a failure
+   of its own, upstream or a cancel is one; not running because a compute
+   stopped for a failure elsewhere (NOT_RUN) is not, and the wait runs n. */
+static inline bool dusk__failure_answers(const dusk_node *n) {
+  uint16_t f = atomic_load_explicit(&n->flags, memory_order_relaxed);
+  return (f & DUSK__CANCELLED) || !(f & DUSK__NOT_RUN);
+}
+
 /* The node's value as a dusk_value (borrowed). */
 static inline dusk_value dusk__node_value(const dusk_node *n) {
   dusk_value v = {

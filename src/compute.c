@@ -224,8 +224,7 @@ static enum link link_to(dusk__run *r, dusk_node *n, dusk_node *consumer) {
          elsewhere): that is no answer. */
       bool keep = s == DUSK__FAILED &&
                   ((node_flags(n) & DUSK__CANCELLED) ||
-                   (!consumer && r->no_retry &&
-                    !(node_flags(n) & DUSK__NOT_RUN)));
+                   (!consumer && r->no_retry && dusk__failure_answers(n)));
       enum claim_result c = keep ? NOT_CLAIMABLE : claim(r, n, s);
       if (c == CLAIMED_NOW)
         return LINK_LOCAL;

@@ -80,9 +80,7 @@ static int wait_until(dusk_node *n, dusk_value *out, int64_t deadline) {
     return dusk__set_error(DUSK_EINVAL, "wait: NULL node");
   /* Finished: its failure is the answer, unless it did not run (its
      compute stopped for a failure elsewhere): then it runs now. */
-  if (state_of(n) == DUSK__FAILED &&
-      !(atomic_load_explicit(&n->flags, memory_order_relaxed) &
-        DUSK__NOT_RUN)) {
+  if (state_of(n) == DUSK__FAILED && dusk__failure_answers(n)) {
     int code = dusk_errcode(n);
     if (code != DUSK_OK)
       return code;

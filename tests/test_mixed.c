@@ -149,14 +149,6 @@ static stats st;
 
 /* ------------------------------------------------------------ tasks */
 
-static uint64_t hash_start(int index) {
-  return tu_mix64((uint64_t)index * 0x9e3779b97f4a7c15ULL + 777);
-}
-
-static uint64_t hash_step(uint64_t h, uint64_t v, int k) {
-  return tu_mix64(h ^ (v + (uint64_t)k * 0x2545f4914f6cdd1dULL));
-}
-
 /* The value of a nested graph of k leaves: 1 + sum of (1 + j). */
 static int64_t nested_value(int k) {
   return 1 + k + (int64_t)k * (k - 1) / 2;
@@ -247,7 +239,7 @@ static int m_task(dusk_task *t, const dusk_value *args, int nargs,
   atomic_fetch_add(&me->runs, 1);
   if (nargs != me->nargs)
     atomic_fetch_add(&g_bad_args, 1);
-  uint64_t h = hash_start(me->index);
+  uint64_t h = tu_hash_start(me->index, 777);
   for (int k = 0; k < nargs; k++) {
     uint64_t v = (uint64_t)tu_get(&args[k]);
     if (k < me->nargs && v != g_rn[me->args[k]].expect &&
@@ -255,7 +247,7 @@ static int m_task(dusk_task *t, const dusk_value *args, int nargs,
       atomic_store(&g_bad_value, (long long)v);
       atomic_store(&g_bad_first, (long)me->index * 8 + k + 1);
     }
-    h = hash_step(h, v, k);
+    h = tu_hash_step(h, v, k);
   }
   if (me->watch && watch_for_cancel(t, me->watch)) {
     atomic_fetch_add(&g_saw_cancel, 1);
@@ -270,7 +262,7 @@ static int m_task(dusk_task *t, const dusk_value *args, int nargs,
       dusk_fail(t, "boom{%d} in its nested compute", me->index);
       return rc;
     }
-    h = hash_step(h, (uint64_t)sub, nargs);
+    h = tu_hash_step(h, (uint64_t)sub, nargs);
   } else if (me->fcode) {
     dusk_fail(t, "boom{%d}", me->index);
     return me->fcode;
@@ -357,7 +349,7 @@ static void gen(mdag *d, uint64_t seed, int maxn) {
       r->watch = 5 + tu_rand_below(&rs, 80);
     d->bad[i] = r->fcode != 0;
     d->codes[i] = r->fcode ? (unsigned char)code_bit(r->fcode) : 0;
-    uint64_t h = hash_start(i);
+    uint64_t h = tu_hash_start(i, 777);
     for (int k = 0; k < r->nargs; k++) {
       int a = tu_rand_below(&rs, 100) < near_pct
                   ? i - 1 - tu_rand_below(&rs, i < window ? i : window)
@@ -365,10 +357,10 @@ static void gen(mdag *d, uint64_t seed, int maxn) {
       r->args[k] = a;
       d->bad[i] |= d->bad[a];
       d->codes[i] |= d->codes[a];
-      h = hash_step(h, d->rn[a].expect, k);
+      h = tu_hash_step(h, d->rn[a].expect, k);
     }
     if (r->nest)
-      h = hash_step(h, (uint64_t)nested_value(r->nk), r->nargs);
+      h = tu_hash_step(h, (uint64_t)nested_value(r->nk), r->nargs);
     r->expect = h;
   }
 }

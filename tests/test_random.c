@@ -64,26 +64,18 @@ typedef struct rdag {
 static rnode *g_rn;
 static atomic_long g_task_bad; /* a task saw a wrong argument count or value */
 
-static uint64_t hash_start(int index) {
-  return tu_mix64((uint64_t)index * 0x9e3779b97f4a7c15ULL + 12345);
-}
-
-static uint64_t hash_step(uint64_t h, uint64_t v, int k) {
-  return tu_mix64(h ^ (v + (uint64_t)k * 0x2545f4914f6cdd1dULL));
-}
-
 static int rnd_task(dusk_task *t, const dusk_value *args, int nargs,
                     dusk_value *out) {
   rnode *me = dusk_task_udata(t);
   atomic_fetch_add(&me->runs, 1);
   if (nargs != me->nargs)
     atomic_fetch_add(&g_task_bad, 1);
-  uint64_t h = hash_start(me->index);
+  uint64_t h = tu_hash_start(me->index, 12345);
   for (int k = 0; k < nargs; k++) {
     uint64_t v = (uint64_t)tu_get(&args[k]);
     if (k < me->nargs && v != g_rn[me->args[k]].expect)
       atomic_fetch_add(&g_task_bad, 1);
-    h = hash_step(h, v, k);
+    h = tu_hash_step(h, v, k);
   }
   if (me->fails)
     return dusk_fail(t, "boom{%d}", me->index);
@@ -129,14 +121,14 @@ static void rdag_gen(rdag *d, uint64_t seed, int maxn, int with_failures) {
     r->boxed = tu_rand_below(&rs, 2);
     r->fails = tu_rand_below(&rs, 1000) < fail_permille;
     r->tainted = r->fails;
-    uint64_t h = hash_start(i);
+    uint64_t h = tu_hash_start(i, 12345);
     for (int k = 0; k < r->nargs; k++) {
       int a = tu_rand_below(&rs, 100) < near_pct
                   ? i - 1 - tu_rand_below(&rs, i < window ? i : window)
                   : tu_rand_below(&rs, i);
       r->args[k] = a;
       r->tainted |= d->rn[a].tainted;
-      h = hash_step(h, d->rn[a].expect, k);
+      h = tu_hash_step(h, d->rn[a].expect, k);
     }
     r->expect = h;
   }

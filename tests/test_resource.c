@@ -125,6 +125,34 @@ START_TEST(test_limit_never_exceeded) {
 }
 END_TEST
 
+/*
+** A graph that uses two class names: the first one named ("cpu", no limit)
+** must not stand for the other ("io", limit 1). A graph of one name answers
+** a node's class without its table; a second name must end that.
+*/
+START_TEST(test_limit_second_name_in_a_graph) {
+  meter_reset();
+  g_m.hold_ms = 2;
+  dusk_pool *p = tu_pool(4);
+  ck_assert_int_eq(dusk_pool_set_limit(p, "io", 1), DUSK_OK);
+  dusk_graph *g = tu_graph(p);
+  dusk_node *first = dusk_call(g, t_cpu, NULL, 0, NULL);
+  ck_assert_int_eq(dusk_set_resource(first, "cpu"), DUSK_OK);
+  dusk_node *nodes[40];
+  dusk_node *sum = fan(g, 40, t_io, "io", nodes);
+  dusk_value v;
+  ck_assert_int_eq(dusk_compute(g, sum, &v), DUSK_OK);
+  ck_assert_int_eq(v.i64, 40);
+  ck_assert_int_eq(dusk_compute(g, first, &v), DUSK_OK);
+  ck_assert_str_eq(dusk_resource(first), "cpu");
+  ck_assert_str_eq(dusk_resource(nodes[0]), "io");
+  ck_assert_msg(tu_ldi(&g_m.most) == 1, "%d io tasks ran at once, limit 1",
+                tu_ldi(&g_m.most));
+  dusk_graph_free(g);
+  dusk_pool_free(p);
+}
+END_TEST
+
 /* Without a limit the same tasks do run side by side: the meter works. */
 START_TEST(test_limit_none_runs_side_by_side) {
   meter_reset();
@@ -541,6 +569,7 @@ static Suite *resource_suite(void) {
   TCase *tc = tcase_create("limit");
   tcase_set_timeout(tc, slow);
   tcase_add_test(tc, test_limit_never_exceeded);
+  tcase_add_test(tc, test_limit_second_name_in_a_graph);
   tcase_add_test(tc, test_limit_none_runs_side_by_side);
   tcase_add_test(tc, test_limit_shared_by_graphs_and_threads);
   tcase_add_test(tc, test_limit_classes_apart);

@@ -148,6 +148,17 @@ static inline uint64_t tu_mix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+/* The value a random DAG's node computes: a hash of its index (salted per
+   suite) and its arguments' values in order, so that a wrong or reordered
+   argument shows in every node downstream. */
+static inline uint64_t tu_hash_start(int index, uint64_t salt) {
+  return tu_mix64((uint64_t)index * 0x9e3779b97f4a7c15ULL + salt);
+}
+
+static inline uint64_t tu_hash_step(uint64_t h, uint64_t v, int k) {
+  return tu_mix64(h ^ (v + (uint64_t)k * 0x2545f4914f6cdd1dULL));
+}
+
 static inline uint64_t tu_rand(uint64_t *state) {
   *state += 0x9e3779b97f4a7c15ULL;
   uint64_t z = *state;

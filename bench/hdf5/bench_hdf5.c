@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
   long long threads = parse_count(argv[5], 0, 1024);
   int is_dusk = strcmp(mode, "dusk") == 0;
   if (limit == DEFAULT_LIMIT && rpt > 0) /* none given: the example's */
-    limit = rpt < AUTO_ROWS ? 1 : 0;
+    limit = default_limit((unsigned long long)rpt);
   if (rpt < 0 || threads < 0 || limit < 0 ||
       (!is_dusk && strcmp(mode, "seq") != 0 && strcmp(mode, "whole") != 0))
     return bad_input("bad arguments; run without any for the usage");
