@@ -235,7 +235,6 @@ static enum link link_to(dusk__run *r, dusk_node *n, dusk_node *consumer) {
          the compute is tried again soon. */
       if (s == DUSK__FAILED && node_state(n) == DUSK__FAILED && fail_link(n)) {
         r->winding = !keep;
-        r->wound |= r->winding;
         return LINK_FAILED;
       }
       continue;
@@ -527,7 +526,6 @@ static dusk__run *run_get(dusk_graph *g) {
   atomic_store(&r->done, 0);
   r->async = false;
   atomic_store_explicit(&r->again, false, memory_order_relaxed);
-  r->wound = false;
   r->helper = dusk__pool_worker(pool) >= 0;
   r->norder = r->nlog = r->nready = 0;
   r->top = r->cap;
@@ -774,21 +772,13 @@ static void settle_async(dusk__run *r) {
   }
 }
 
-/* Whether and how to try a compute again. */
-enum again { AGAIN_NO, AGAIN_TRY, AGAIN_WAIT };
-
-/*
-** One attempt of dusk__compute(); *again says whether to try once more:
-** AGAIN_WAIT when what it needed is being wound down by a compute that
-** stopped (that ends: waiting for it is not a try), AGAIN_TRY when another
-** compute gave up a node it needed while it waited.
-*/
+/* One attempt of dusk__compute(); *again says whether to try once more. */
 static int compute_once(dusk_graph *g, int n, dusk_node *const *nodes,
                         dusk_value *outs, int64_t deadline, int mode,
-                        enum again *again) {
+                        bool *again) {
   bool async = mode & DUSK__ASYNC;
   int rc;
-  *again = AGAIN_NO;
+  *again = false;
   dusk__run *r = run_get(g);
   if (!r)
     return dusk__set_error(DUSK_ENOMEM, "compute: out of memory");
@@ -831,8 +821,7 @@ static int compute_once(dusk_graph *g, int n, dusk_node *const *nodes,
   if (r->start && !r->helper) /* the progress bar's last line */
     dusk__progress(r->ntotal, r->ntotal, r->start, true);
   rc = settle(r, n, nodes, outs);
-  if (rc && atomic_load_explicit(&r->again, memory_order_relaxed))
-    *again = r->wound ? AGAIN_WAIT : AGAIN_TRY;
+  *again = rc && atomic_load_explicit(&r->again, memory_order_relaxed);
   dusk__stats_end(r, rc);
   run_put(r);
   return rc;
@@ -863,11 +852,8 @@ static void back_off(dusk_graph *g, int tries) {
 ** A compute that failed only because a node it needed was given up by
 ** another compute (that one stopped after a failure of its own before the
 ** node could run) is tried again, so that a compute fails only for a
-** failure among what it needs. While the compute that stopped still winds
-** such a node down (its readers hold refs), the next try waits: that ends
-** when its tasks that still run end, so it is not counted. Other computes
-** giving up what this one waits for over and over could go on without end:
-** after MAX_TRIES such tries the failure is returned.
+** failure among what it needs. Another compute failing over and over could
+** make that go on without end: after MAX_TRIES the failure is returned.
 */
 enum { MAX_TRIES = 64 };
 
@@ -878,12 +864,11 @@ int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
     outs[i] = (dusk_value){.kind = DUSK_NONE};
   if (rc)
     return rc;
-  enum again again;
-  for (int tries = 0, counted = 0;; tries++) {
+  bool again = false;
+  for (int tries = 0;; tries++) {
     rc = compute_once(g, n, nodes, outs, deadline, mode, &again);
-    if (again == AGAIN_NO || (deadline && dusk__now() >= deadline))
-      return rc;
-    if (again == AGAIN_TRY && ++counted == MAX_TRIES)
+    if (!again || tries + 1 == MAX_TRIES ||
+        (deadline && dusk__now() >= deadline))
       return rc;
     if (tries > 0)
       back_off(g, tries);
