@@ -160,13 +160,19 @@ static void *big_alloc(dusk_graph *g, size_t n) {
   return data;
 }
 
-static void *arena_alloc(dusk_graph *g, size_t n) {
+static void *arena_refill(dusk_graph *g, size_t n);
+
+static inline void *arena_alloc(dusk_graph *g, size_t n) {
   n = (n + 15) & ~(size_t)15;
-  if ((size_t)(tls.arena_end - tls.arena) >= n) {
-    void *p = tls.arena;
-    tls.arena += n;
-    return p;
-  }
+  if ((size_t)(tls.arena_end - tls.arena) < n)
+    return arena_refill(g, n);
+  void *p = tls.arena;
+  tls.arena += n;
+  return p;
+}
+
+/* arena_alloc() when the block is used up (n rounded already). */
+static void *arena_refill(dusk_graph *g, size_t n) {
   bool shared = n <= ARENA_BLOCK / 4;
   if (!shared) /* an array of its own, exactly sized, header apart */
     return big_alloc(g, n);
@@ -190,8 +196,10 @@ static void *arena_alloc(dusk_graph *g, size_t n) {
   return start;
 }
 
-dusk_node *dusk__node_new(dusk_graph *g, dusk_fn fn, void *udata, int nargs,
-                          dusk_node *const *args, uint16_t flags) {
+/* dusk__node_new(), inlined into the builders of this file. */
+static inline dusk_node *node_make(dusk_graph *g, dusk_fn fn, void *udata,
+                                   int nargs, dusk_node *const *args,
+                                   uint16_t flags) {
   if (tls.serial != g->serial)
     adopt(g);
   dusk_node **argv = NULL;
@@ -199,22 +207,57 @@ dusk_node *dusk__node_new(dusk_graph *g, dusk_fn fn, void *udata, int nargs,
     argv = arena_alloc(g, (size_t)nargs * sizeof *argv);
     if (!argv)
       return NULL;
-    memcpy(argv, args, (size_t)nargs * sizeof *argv);
+    if (nargs <= 4) /* the usual few: no call to memcpy */
+      for (int i = 0; i < nargs; i++)
+        argv[i] = args[i];
+    else
+      memcpy(argv, args, (size_t)nargs * sizeof *argv);
   }
   if (tls.cur == tls.end && new_chunk(g) != 0)
     return NULL; /* the argument array stays in the arena, unused */
   dusk_node *n = tls.cur++;
   dusk__chunk_of(n)->used++;
-  memset(n, 0, sizeof *n);
-  n->fn = fn;
-  n->udata = udata;
-  n->nargs = nargs;
-  atomic_init(&n->flags, flags); /* not shared yet: no atomic needed */
+  /* Not shared yet: plain stores, atomics included. */
+  *n = (dusk_node){.fn = fn, .udata = udata, .nargs = nargs};
+  atomic_init(&n->flags, flags);
   if (nargs == 1)
     n->arg1 = args[0];
   else
     n->argv = argv;
   return n;
+}
+
+dusk_node *dusk__node_new(dusk_graph *g, dusk_fn fn, void *udata, int nargs,
+                          dusk_node *const *args, uint16_t flags) {
+  return node_make(g, fn, udata, nargs, args, flags);
+}
+
+/* dusk__call_new() when fn is not known by `name` on this thread's last
+   call: what naming needs is allocated first, so a failure builds nothing. */
+static dusk_node *call_new_named(dusk_graph *g, const char *name, dusk_fn fn,
+                                 void *udata, int nargs,
+                                 dusk_node *const *args) {
+  int own = dusk__graph_name_fn(g, fn, name);
+  char *copy = own == 1 ? dusk__strdup(name) : NULL;
+  if (own < 0 || (own == 1 && !copy))
+    return NULL;
+  dusk_node *n = node_make(g, fn, udata, nargs, args, 0);
+  if (!n) {
+    dusk__free(copy);
+    return NULL;
+  }
+  if (copy && dusk__graph_adopt_name(g, n, copy) != 0)
+    atomic_fetch_or(&n->flags, DUSK__ANON); /* uthash could not grow */
+  return n;
+}
+
+dusk_node *dusk__call_new(dusk_graph *g, const char *name, dusk_fn fn,
+                          void *udata, int nargs, dusk_node *const *args) {
+  if (!name)
+    return node_make(g, fn, udata, nargs, args, DUSK__ANON);
+  if (tls.last_fn == fn && tls.last_name == name && tls.serial == g->serial)
+    return node_make(g, fn, udata, nargs, args, 0); /* named as last time */
+  return call_new_named(g, name, fn, udata, nargs, args);
 }
 
 size_t dusk__graph_count(dusk_graph *g) {

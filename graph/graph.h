@@ -190,6 +190,15 @@ void dusk__graph_destroy(dusk_graph *g);
 dusk_node *dusk__node_new(dusk_graph *g, dusk_fn fn, void *udata, int nargs,
                           dusk_node *const *args, uint16_t flags);
 
+/*
+** A call node: dusk__node_new() for fn, named `name` (NULL: anonymous,
+** "call"). The name is not copied unless fn is known by another one (then
+** the node gets a name of its own). NULL when out of memory: nothing is
+** built. Any thread.
+*/
+dusk_node *dusk__call_new(dusk_graph *g, const char *name, dusk_fn fn,
+                          void *udata, int nargs, dusk_node *const *args);
+
 /* The number of nodes built (a walk over the chunks). */
 size_t dusk__graph_count(dusk_graph *g);
 

@@ -107,21 +107,9 @@ static inline bool check_call(const char *who, dusk_graph *g, dusk_fn fn,
 static inline dusk_node *build_call(const char *who, dusk_graph *g,
                                     const char *name, dusk_fn fn, void *udata,
                                     int nargs, dusk_node *const *args) {
-  /* What naming needs is allocated first, so that a failure builds
-     nothing: the function's entry, and a copy if the node needs its own. */
-  int own = name ? dusk__graph_name_fn(g, fn, name) : 0;
-  char *copy = own == 1 ? dusk__strdup(name) : NULL;
-  dusk_node *n = own < 0 || (own == 1 && !copy)
-                     ? NULL
-                     : dusk__node_new(g, fn, udata, nargs, args,
-                                      name ? 0 : DUSK__ANON);
-  if (!n) {
-    dusk__free(copy);
+  dusk_node *n = dusk__call_new(g, name, fn, udata, nargs, args);
+  if (!n)
     dusk__set_error(DUSK_ENOMEM, "%s: out of memory", who);
-    return NULL;
-  }
-  if (copy && dusk__graph_adopt_name(g, n, copy) != 0)
-    atomic_fetch_or(&n->flags, DUSK__ANON); /* uthash could not grow */
   return n;
 }
 

@@ -66,9 +66,9 @@ int dusk_cancel(dusk_node *n) {
         dusk__run *r = dusk__run_of(n);
         atomic_fetch_add(&r->targets_left, 1); /* held until it drains */
         mark_failed(r, DUSK_ECANCELED, n);
-        int ndeps = (int)n->val.i64;
+        dependents ds = dependents_of(n);
         dusk__record_cancel(n);
-        dusk_node *next = dusk__finish(n, DUSK__FAILED, ndeps, false);
+        dusk_node *next = dusk__finish(n, DUSK__FAILED, ds, false);
         if (next)
           dusk__push_or_run(next);
       }

@@ -112,71 +112,83 @@ void dusk__target_finished(dusk__run *r) {
 ** order[top, cap), growing down. A node moves from the stack to the front
 ** when it is walked, so the array never holds more than the claimed nodes.
 */
-static int push_claimed(dusk__run *r, dusk_node *n) {
-  if (r->top == r->norder) { /* full: double, keeping the stack at the end */
-    size_t cap = r->cap ? 2 * r->cap : 16, depth = r->cap - r->top;
-    dusk_node **o = dusk__malloc_big(cap * sizeof *o);
-    if (!o)
-      return -1;
-    if (r->norder)
-      memcpy(o, r->order, r->norder * sizeof *o);
-    if (depth)
-      memcpy(o + cap - depth, r->order + r->top, depth * sizeof *o);
-    dusk__free_big(r->order, r->cap * sizeof *o);
-    r->order = o;
-    r->cap = cap;
-    r->top = cap - depth;
-  }
+static int grow_claimed(dusk__run *r) { /* double, the stack at the end */
+  size_t cap = r->cap ? 2 * r->cap : 16, depth = r->cap - r->top;
+  dusk_node **o = dusk__malloc_big(cap * sizeof *o);
+  if (!o)
+    return -1;
+  if (r->norder)
+    memcpy(o, r->order, r->norder * sizeof *o);
+  if (depth)
+    memcpy(o + cap - depth, r->order + r->top, depth * sizeof *o);
+  dusk__free_big(r->order, r->cap * sizeof *o);
+  r->order = o;
+  r->cap = cap;
+  r->top = cap - depth;
+  return 0;
+}
+
+static inline int push_claimed(dusk__run *r, dusk_node *n) {
+  if (r->top == r->norder && grow_claimed(r) != 0)
+    return -1;
   r->order[--r->top] = n;
   return 0;
 }
 
 enum claim_result { CLAIMED_NOW, NOT_CLAIMABLE, CLAIM_NOMEM };
 
+/*
+** Take a failed node for a new life: FAILED to CLAIMING, only when no one
+** holds a ref on it. Checked and claimed under the graph lock, under which
+** fail_link() takes its refs, so that no ref is ever taken on a node being
+** taken up again.
+*/
+static bool take_failed(dusk__run *r, dusk_node *n) {
+  dusk_graph *g = r->g;
+  uint8_t expect = DUSK__FAILED;
+  pthread_mutex_lock(&g->lock);
+  /* Acquire: the last reader's release of its ref comes before us. */
+  bool mine = atomic_load_explicit(&n->refs, memory_order_acquire) == 0 &&
+              atomic_compare_exchange_strong(&n->state, &expect,
+                                             DUSK__CLAIMING);
+  /* The refs we read may be older than the FAILED we claimed: another
+     compute may have claimed it before we took the lock and finished it
+     since (its readers hold refs, its finisher may still read it).
+     Having read that FAILED, we see its refs now: if any, not ours. */
+  if (mine && atomic_load(&n->refs) != 0) {
+    atomic_store(&n->state, DUSK__FAILED);
+    mine = false;
+  }
+  pthread_mutex_unlock(&g->lock);
+  return mine;
+}
+
+/* A failed node taken up again forgets its failure. */
+static void forget_failure(dusk__run *r, dusk_node *n) {
+  dusk_graph *g = r->g;
+  pthread_mutex_lock(&g->lock);
+  dusk__forget_error(g, n);
+  pthread_mutex_unlock(&g->lock);
+  atomic_store_explicit(&n->kind, DUSK_NONE, memory_order_relaxed);
+}
+
 /* Claim n for r if it has no result and no compute: IDLE, or FAILED with no
    reader left (a failure is retried by the next compute that needs it). */
-static enum claim_result claim(dusk__run *r, dusk_node *n, int s) {
+static inline enum claim_result claim(dusk__run *r, dusk_node *n, int s) {
   uint8_t expect = (uint8_t)s;
-  if (s == DUSK__FAILED) {
-    /* A failure is retried only when no one holds a ref on it: checked
-       and claimed under the graph lock, under which fail_link() takes its
-       refs, so that no ref is ever taken on a node being taken up again. */
-    dusk_graph *g = r->g;
-    pthread_mutex_lock(&g->lock);
-    /* Acquire: the last reader's release of its ref comes before us. */
-    bool mine = atomic_load_explicit(&n->refs, memory_order_acquire) == 0 &&
-                atomic_compare_exchange_strong(&n->state, &expect,
-                                               DUSK__CLAIMING);
-    /* The refs we read may be older than the FAILED we claimed: another
-       compute may have claimed it before we took the lock and finished it
-       since (its readers hold refs, its finisher may still read it).
-       Having read that FAILED, we see its refs now: if any, not ours. */
-    if (mine && atomic_load(&n->refs) != 0) {
-      atomic_store(&n->state, DUSK__FAILED);
-      mine = false;
-    }
-    pthread_mutex_unlock(&g->lock);
-    if (!mine)
-      return NOT_CLAIMABLE;
-  } else if (!atomic_compare_exchange_strong(&n->state, &expect,
-                                             DUSK__CLAIMING)) {
+  if (s == DUSK__FAILED ? !take_failed(r, n)
+                        : !atomic_compare_exchange_strong(&n->state, &expect,
+                                                          DUSK__CLAIMING))
     return NOT_CLAIMABLE;
-  }
   if (push_claimed(r, n) != 0) {
     atomic_store_explicit(&n->state, (uint8_t)s, memory_order_release);
     return CLAIM_NOMEM;
   }
-  if (s == DUSK__FAILED) {
-    dusk_graph *g = r->g;
-    pthread_mutex_lock(&g->lock);
-    dusk__forget_error(g, n);
-    pthread_mutex_unlock(&g->lock);
-    atomic_store_explicit(&n->kind, DUSK_NONE, memory_order_relaxed);
-    n->val.i64 = 0;
-  }
+  if (s == DUSK__FAILED)
+    forget_failure(r, n);
   atomic_store_explicit(&n->run, r, memory_order_relaxed);
   n->deps = 0;
-  n->val.i64 = 0; /* counts the dependents while set up */
+  n->val.i64 = 0; /* no dependents yet (see DEPS_TWO) */
   uint16_t life = DUSK__SHARED | DUSK__NOT_RUN;
   if (node_flags(n) & life) /* a new life: none of these holds yet */
     atomic_fetch_and(&n->flags, (uint16_t)~life);
@@ -293,23 +305,28 @@ static int add_dependent(dusk__run *r, dusk_node *a, dusk_node *c) {
   uintptr_t tags = a->deps & DEPS_TAGS, ptr = a->deps & ~(uintptr_t)DEPS_TAGS;
   if (!ptr) {
     a->deps = tags | DEPS_ONE | (uintptr_t)c;
+    a->val.i64 = 1;
+  } else if (tags & DEPS_ONE) { /* two fit in the node: no cells */
+    a->deps = (tags & ~(uintptr_t)DEPS_ONE) | DEPS_TWO | ptr;
+    a->val.ptr = c;
   } else {
-    cell *e = cell_new(r), *first = NULL;
+    cell *e = cell_new(r);
     if (!e)
       return -1;
-    if (tags & DEPS_ONE) { /* the one dependent becomes a list of two */
-      if (!(first = cell_new(r)))
+    if (tags & DEPS_TWO) { /* the two become a list of three */
+      cell *first = cell_new(r), *second = cell_new(r);
+      if (!first || !second)
         return -1;
-      first->node = (dusk_node *)ptr;
-      first->next = NULL;
-      ptr = (uintptr_t)first;
-      tags &= ~(uintptr_t)DEPS_ONE;
+      *first = (cell){(dusk_node *)ptr, NULL};
+      *second = (cell){a->val.ptr, first};
+      ptr = (uintptr_t)second;
+      tags &= ~(uintptr_t)DEPS_TWO;
+      a->val.i64 = 2;
     }
-    e->node = c;
-    e->next = (cell *)ptr;
+    *e = (cell){c, (cell *)ptr};
     a->deps = tags | (uintptr_t)e;
+    a->val.i64++;
   }
-  a->val.i64++;
   return 0;
 }
 
@@ -374,7 +391,18 @@ static int walk(dusk__run *r) {
       if (j + 8 < c->nargs)
         __builtin_prefetch(args[j + 8], 1);
       dusk_node *a = args[j];
-      switch (link_logged(r, a, c)) {
+      /* The common cases first, without a log entry: a node this compute
+         claimed already (c is its second consumer or more), and an idle
+         one to claim. Anything else takes the general link. */
+      int s = node_state(a);
+      enum link k;
+      if (s == DUSK__CLAIMED && dusk__run_of(a) == r)
+        k = LINK_LOCAL;
+      else if (s == DUSK__IDLE && claim(r, a, s) == CLAIMED_NOW)
+        k = LINK_LOCAL;
+      else
+        k = link_logged(r, a, c);
+      switch (k) {
       case LINK_LOCAL:
         if (add_dependent(r, a, c) != 0)
           return DUSK_ENOMEM;
@@ -476,7 +504,7 @@ static void undo(dusk__run *r) {
     dusk__set_failure(n, DUSK__FAIL_STOPPED, DUSK_ENOMEM, NULL);
     atomic_fetch_or(&n->flags, DUSK__NOT_RUN);
     atomic_fetch_add(&n->refs, 1); /* no compute claims it before we are done */
-    dusk__finish(n, DUSK__FAILED, 0, false);
+    dusk__finish(n, DUSK__FAILED, (dependents){0, 0}, false);
     if (target && (atomic_fetch_and(&n->flags, (uint16_t)~DUSK__KEEP) &
                    DUSK__KEEP))
       release(n); /* the keep it took: a failed node keeps nothing */

@@ -156,14 +156,25 @@ static bool ends_cancelled(const dusk_node *n, int state) {
               DUSK_ECANCELED);
 }
 
+/* Count down d; true when it became ready and is to run next, which it
+   does unless the caller already has one (*next): then it is pushed. */
+static inline void count_down_to(dusk_node *d, dusk_node **next) {
+  if (!count_down(d))
+    return;
+  if (!*next)
+    *next = d;
+  else
+    dusk__push_or_run(d);
+}
+
 /*
-** n ran (or was skipped): take the refs of its ndeps dependents, publish
-** its state, wake waiters, count down its dependents. Returns one dependent
-** that is ready, for the caller to run next; the others are pushed. Touches
-** nothing of the compute afterwards except through dusk__target_finished(),
-** which is last.
+** n ran (or was skipped): take the refs of its dependents, publish its
+** state, wake waiters, count down its dependents. Returns one dependent
+** that is ready, for the caller to run next; the others are pushed.
+** Touches nothing of the compute afterwards except through
+** dusk__target_finished(), which is last.
 */
-dusk_node *dusk__finish(dusk_node *n, int state, int ndeps, bool in_pool) {
+dusk_node *dusk__finish(dusk_node *n, int state, dependents ds, bool in_pool) {
   dusk__run *r = dusk__run_of(n);
   bool failed = state == DUSK__FAILED;
   int diag = DUSK__DIAG_ON();
@@ -173,6 +184,7 @@ dusk_node *dusk__finish(dusk_node *n, int state, int ndeps, bool in_pool) {
     dusk__stats_finish(n, state);
   /* The readers in this compute: added before the result is published, so
      that another compute never sees DONE with no ref on it. */
+  int ndeps = dependents_count(ds);
   if (ndeps)
     atomic_fetch_add_explicit(&n->refs, ndeps, memory_order_relaxed);
   uint16_t flags = dusk__publish_state(n, (uint8_t)state);
@@ -185,30 +197,28 @@ dusk_node *dusk__finish(dusk_node *n, int state, int ndeps, bool in_pool) {
     atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
   if (flags & DUSK__WAITERS)
     dusk__notify_waiters(n, failed);
-  uintptr_t deps = n->deps;
+  uintptr_t deps = ds.deps;
+  dusk_node *first = (dusk_node *)(deps & ~(uintptr_t)DEPS_TAGS);
   dusk_node *next = NULL;
   if (deps & DEPS_ONE) {
-    dusk_node *d = (dusk_node *)(deps & ~(uintptr_t)DEPS_TAGS);
     /* With many arguments, defer the count if the last one we deferred was
-       for d too. With one, count it all the same: the atomic is what orders
-       us against a dusk_cancel() that finishes d while it waits. */
-    if (d->nargs > 1 && defer_count(d, in_pool))
+       for first too. With one, count it all the same: the atomic is what
+       orders us against a dusk_cancel() that finishes it while it waits. */
+    if (first->nargs > 1 && defer_count(first, in_pool))
       ;
-    else if (count_down(d))
-      next = d;
+    else if (count_down(first))
+      next = first;
+  } else if (deps & DEPS_TWO) {
+    /* The later one first, as a list would have it. */
+    count_down_to((dusk_node *)ds.other, &next);
+    count_down_to(first, &next);
   } else {
     /* Read each cell before counting down: the count that makes the last
        target ready can end the compute, and its cells are then reused. */
-    for (cell *e = (cell *)(deps & ~(uintptr_t)DEPS_TAGS), *after; e;
-         e = after) {
+    for (cell *e = (cell *)first, *after; e; e = after) {
       dusk_node *d = e->node;
       after = e->next;
-      if (!count_down(d))
-        continue;
-      if (!next)
-        next = d;
-      else
-        dusk__push_or_run(d);
+      count_down_to(d, &next);
     }
   }
   if (deps & DEPS_TARGET)
@@ -225,7 +235,7 @@ void dusk__set_failure(dusk_node *n, int how, int code, dusk_node *cause) {
 /* The node will not run: the compute stopped, or an argument failed. */
 static dusk_node *skip(dusk_node *n) {
   dusk__run *r = dusk__run_of(n);
-  int ndeps = (int)n->val.i64;
+  dependents ds = dependents_of(n);
   dusk_node *const *args = dusk__args(n);
   /* The first argument that failed for a reason of its own, else the
      first that failed. */
@@ -245,7 +255,7 @@ static dusk_node *skip(dusk_node *n) {
     dusk__set_failure(n, DUSK__FAIL_UPSTREAM, why_code, cause);
   } else
     dusk__set_failure(n, DUSK__FAIL_STOPPED, code, atomic_load(&r->cause));
-  return dusk__finish(n, DUSK__FAILED, ndeps, true);
+  return dusk__finish(n, DUSK__FAILED, ds, true);
 }
 
 /* ------------------------------------------------------ failure records */
@@ -345,19 +355,21 @@ static void args_put(spare *s) {
 
 /* n cannot run for want of memory: it fails, and its compute stops. */
 static dusk_node *fail_for_memory(dusk_node *n) {
-  int ndeps = (int)n->val.i64;
+  dependents ds = dependents_of(n);
   mark_failed(dusk__run_of(n), DUSK_ENOMEM, n);
   release_args(n);
   record_task_failure(n, DUSK_ENOMEM, NULL);
-  return dusk__finish(n, DUSK__FAILED, ndeps, true);
+  return dusk__finish(n, DUSK__FAILED, ds, true);
 }
 
 /* Run n's task. Returns a dependent to run next, or NULL. */
 static dusk_node *run_task(dusk_node *n) {
   dusk__run *r = dusk__run_of(n);
-  int ndeps = (int)n->val.i64; /* the value slot counts them until it is set */
+  dependents ds = dependents_of(n); /* before the value slot is set */
   /* Its dependents are read when it finishes: start fetching them now. */
-  __builtin_prefetch((const void *)(n->deps & ~(uintptr_t)DEPS_TAGS), 1);
+  __builtin_prefetch((const void *)(ds.deps & ~(uintptr_t)DEPS_TAGS), 1);
+  if (ds.deps & DEPS_TWO)
+    __builtin_prefetch((const void *)ds.other, 1);
   dusk_value local[INLINE_ARGS];
   dusk_value *argv = local;
   spare *owner = NULL;
@@ -393,11 +405,11 @@ static dusk_node *run_task(dusk_node *n) {
       out.free(out.ptr);
     mark_failed(r, rc, n);
     record_task_failure(n, rc, t.msg);
-    return dusk__finish(n, DUSK__FAILED, ndeps, true);
+    return dusk__finish(n, DUSK__FAILED, ds, true);
   }
   if (t.msg) /* a message with no failure */
     dusk__free(t.msg);
-  return dusk__finish(n, DUSK__DONE, ndeps, true);
+  return dusk__finish(n, DUSK__DONE, ds, true);
 }
 
 /*
@@ -412,11 +424,11 @@ static bool cancel_requested(dusk_node *n) {
 
 static dusk_node *cancel_now(dusk_node *n) {
   dusk__run *r = dusk__run_of(n);
-  int ndeps = (int)n->val.i64;
+  dependents ds = dependents_of(n);
   release_args(n);
   mark_failed(r, DUSK_ECANCELED, n);
   dusk__record_cancel(n);
-  return dusk__finish(n, DUSK__FAILED, ndeps, true);
+  return dusk__finish(n, DUSK__FAILED, ds, true);
 }
 
 /*

@@ -13,12 +13,15 @@
 
 /*
 ** node.deps while a compute owns the node: a pointer with tags in its low
-** four bits. The pointer is the one dependent (DEPS_ONE), or the first cell
-** of a list of them, or NULL. While the node is set up, node.val counts its
-** dependents (its value slot is free until it has run).
+** four bits. The pointer is the one dependent (DEPS_ONE), the first of two
+** (DEPS_TWO: node.val holds the second), or the first cell of a list of
+** three or more, or NULL. While the node is set up, node.val holds the
+** second of two dependents, or else counts them (its value slot is free
+** until the node has run).
 */
 enum {
   DEPS_ONE = 1,    /* the pointer is the one dependent                  */
+  DEPS_TWO = 2,    /* the pointer is the first of two; node.val the other */
   DEPS_TARGET = 4, /* the node is a target of its compute               */
   DEPS_WAITS = 8,  /* set-up: it waits on a node of another compute     */
   DEPS_TAGS = 15,
@@ -29,6 +32,23 @@ typedef struct cell { /* 16-byte aligned: its address carries four tags */
   _Alignas(16) dusk_node *node;
   struct cell *next;
 } cell;
+
+/*
+** The dependents of a claimed node, taken before its value slot is written
+** (finishing stores a result, or a failure's cause, there).
+*/
+typedef struct dependents {
+  uintptr_t deps;  /* node.deps                                        */
+  uintptr_t other; /* node.val: the second of two, or the count        */
+} dependents;
+
+static inline dependents dependents_of(const dusk_node *n) {
+  return (dependents){n->deps, (uintptr_t)n->val.i64};
+}
+
+static inline int dependents_count(dependents d) {
+  return d.deps & DEPS_TWO ? 2 : (int)d.other;
+}
 
 static inline int node_state(const dusk_node *n) {
   return atomic_load_explicit(&n->state, memory_order_acquire);
@@ -116,11 +136,12 @@ uint16_t dusk__publish_state(dusk_node *n, uint8_t state);
 void dusk__push_or_run(dusk_node *d);
 
 /*
-** n ran (or was skipped): take the refs of its ndeps dependents, publish
-** its state, wake waiters, count down its dependents. Returns one that is
-** ready, for the caller to run next. in_pool: the caller is a worker.
+** n ran (or was skipped): take the refs of its dependents d (taken by
+** dependents_of() before n's value slot was written), publish its state,
+** wake waiters, count down its dependents. Returns one that is ready, for
+** the caller to run next. in_pool: the caller is a worker.
 */
-dusk_node *dusk__finish(dusk_node *n, int state, int ndeps, bool in_pool);
+dusk_node *dusk__finish(dusk_node *n, int state, dependents d, bool in_pool);
 
 /* Record how n failed (DUSK__FAIL_*), its code and the node that caused it. */
 void dusk__set_failure(dusk_node *n, int how, int code, dusk_node *cause);
