@@ -3,7 +3,7 @@
 ** free intermediates as their last consumer finishes, and report.
 **
 ** The idea. Building records only arguments. A compute walks back from its
-** targets (depth first, with an explicit stack) and claims every node that
+** targets (a queue in memory order, see walk()) and claims every node that
 ** has no result and that no other compute is running; those are its nodes.
 ** For each it counts the arguments it must wait for (pending) and the
 ** consumers that will read its result (refs), and lists who to notify when
@@ -107,31 +107,33 @@ void dusk__target_finished(dusk__run *r) {
 /* ------------------------------------------------------------ claiming */
 
 /*
-** The claimed nodes live in one array: the walked ones at the front,
-** order[0, norder), and a stack of those still to walk at the back,
-** order[top, cap), growing down. A node moves from the stack to the front
-** when it is walked, so the array never holds more than the claimed nodes.
+** The claimed nodes live in one array, order[0, norder), in the order they
+** were claimed; the walk reads it as its queue (see walk()). An entry
+** carries tags in its low bits (nodes are aligned).
 */
-static int grow_claimed(dusk__run *r) { /* double, the stack at the end */
-  size_t cap = r->cap ? 2 * r->cap : 16, depth = r->cap - r->top;
+enum { ENTRY_READY = 1, ENTRY_WALKED = 2, ENTRY_TAGS = 3 };
+
+static inline dusk_node *entry_node(dusk_node *e) {
+  return (dusk_node *)((uintptr_t)e & ~(uintptr_t)ENTRY_TAGS);
+}
+
+static int grow_claimed(dusk__run *r) {
+  size_t cap = r->cap ? 2 * r->cap : 16;
   dusk_node **o = dusk__malloc_big(cap * sizeof *o);
   if (!o)
     return -1;
   if (r->norder)
     memcpy(o, r->order, r->norder * sizeof *o);
-  if (depth)
-    memcpy(o + cap - depth, r->order + r->top, depth * sizeof *o);
   dusk__free_big(r->order, r->cap * sizeof *o);
   r->order = o;
   r->cap = cap;
-  r->top = cap - depth;
   return 0;
 }
 
 static inline int push_claimed(dusk__run *r, dusk_node *n) {
-  if (r->top == r->norder && grow_claimed(r) != 0)
+  if (r->norder == r->cap && grow_claimed(r) != 0)
     return -1;
-  r->order[--r->top] = n;
+  r->order[r->norder++] = n;
   return 0;
 }
 
@@ -366,77 +368,101 @@ static enum link link_logged(dusk__run *r, dusk_node *n, dusk_node *consumer) {
 }
 
 /*
-** Walk back from the claimed targets, claiming what they need, in one pass
-** (depth first):
+** Walk back from the claimed targets, claiming what they need, in one pass:
 ** each claimed node learns how many arguments it waits for (pending), and
 ** each argument it waits for in this compute lists it as a dependent. A node
 ** with nothing to wait for is ready. A node that waits on another compute
 ** keeps a bias of one in pending (that compute may count it down any time),
-** lifted by lift_biases() once everything is wired.
+** lifted by gather_ready() once everything is wired.
+**
+** The order follows memory. Claimed nodes are walked in the order they were
+** claimed (a queue), except that an argument claimed just now that was
+** built shortly before its consumer (within NEAR bytes below it) is walked
+** at once. Graphs are built arguments first, so this reads memory mostly
+** backwards in sequence: a tree level by level, a chain from its end, a grid
+** row by row (a row's left neighbours at once, the row above in the queue,
+** in order). Depth first instead climbs a grid column by column, and going
+** at once to any last argument takes a tree down its spines: one cache and
+** TLB miss per node either way.
 */
-static int walk(dusk__run *r) {
-  /* Depth first, newest argument first: that follows the order in which
-     nodes were built (a grid row by row, a tree right to left, a chain end
-     to start), so the walk reads memory mostly in sequence. */
-  while (r->top < r->cap) {
-    dusk_node *c = r->order[r->top++];
-    r->order[r->norder++] = c;
-    dusk_node *const *args = dusk__args(c);
-    int avail = 0;
-    /* Ask for the arguments' lines together: their misses overlap instead
-       of following one another. */
-    for (int j = 0; j < c->nargs && j < 8; j++)
-      __builtin_prefetch(args[j], 1);
-    for (int j = 0; j < c->nargs; j++) {
-      if (j + 8 < c->nargs)
-        __builtin_prefetch(args[j + 8], 1);
-      dusk_node *a = args[j];
-      /* The common cases first, without a log entry: a node this compute
-         claimed already (c is its second consumer or more), and an idle
-         one to claim. Anything else takes the general link. */
-      int s = node_state(a);
-      enum link k;
-      if (s == DUSK__CLAIMED && dusk__run_of(a) == r)
-        k = LINK_LOCAL;
-      else if (s == DUSK__IDLE && claim(r, a, s) == CLAIMED_NOW)
-        k = LINK_LOCAL;
-      else
-        k = link_logged(r, a, c);
-      switch (k) {
-      case LINK_LOCAL:
-        if (add_dependent(r, a, c) != 0)
-          return DUSK_ENOMEM;
-        break;
-      case LINK_WAIT:
-        c->deps |= DEPS_WAITS;
-        break;
-      case LINK_FAILED: {
-        int code = dusk_errcode(a);
-        dusk__mark_failed_by(r, code ? code : DUSK_ETASK, a,
-                             not_run(a) || r->winding);
-        avail++; /* it will not be waited for */
-        break;
-      }
-      case LINK_NONE:
-      case LINK_HELD:
-        avail++;
-        break;
-      case LINK_NOMEM:
-        return DUSK_ENOMEM;
-      }
-    }
-    if (c->deps & DEPS_WAITS) {
-      if (avail) /* cannot reach zero: the bias stays */
-        atomic_fetch_sub_explicit(&c->pending, avail, memory_order_relaxed);
+enum { NEAR = 4096 };
+
+static int walk_node(dusk__run *r, size_t i, size_t *then) {
+  dusk_node *c = entry_node(r->order[i]);
+  dusk_node *const *args = dusk__args(c);
+  int avail = 0;
+  *then = SIZE_MAX;
+  /* Ask for the arguments' lines together: their misses overlap instead
+     of following one another. */
+  for (int j = 0; j < c->nargs && j < 8; j++)
+    __builtin_prefetch(args[j], 1);
+  for (int j = 0; j < c->nargs; j++) {
+    if (j + 8 < c->nargs)
+      __builtin_prefetch(args[j + 8], 1);
+    dusk_node *a = args[j];
+    /* The common cases first, without a log entry: a node this compute
+       claimed already (c is its second consumer or more), and an idle one
+       to claim. Anything else takes the general link. */
+    int s = node_state(a);
+    enum link k;
+    if (s == DUSK__CLAIMED && dusk__run_of(a) == r) {
+      k = LINK_LOCAL;
+    } else if (s == DUSK__IDLE && claim(r, a, s) == CLAIMED_NOW) {
+      k = LINK_LOCAL;
+      if ((uintptr_t)c - (uintptr_t)a < NEAR) /* built just before c */
+        *then = r->norder - 1;
     } else {
-      /* No one else counts it down: no atomic, and no bias needed, since
-         nothing it waits for runs before the walk is over. */
-      atomic_store_explicit(&c->pending, c->nargs - avail,
-                            memory_order_relaxed);
-      if (avail == c->nargs) { /* ready: tag its entry (nodes are aligned) */
-        r->order[r->norder - 1] = (dusk_node *)((uintptr_t)c | 1);
-        r->nready++;
-      }
+      k = link_logged(r, a, c);
+    }
+    switch (k) {
+    case LINK_LOCAL:
+      if (add_dependent(r, a, c) != 0)
+        return DUSK_ENOMEM;
+      break;
+    case LINK_WAIT:
+      c->deps |= DEPS_WAITS;
+      break;
+    case LINK_FAILED: {
+      int code = dusk_errcode(a);
+      dusk__mark_failed_by(r, code ? code : DUSK_ETASK, a,
+                           not_run(a) || r->winding);
+      avail++; /* it will not be waited for */
+      break;
+    }
+    case LINK_NONE:
+    case LINK_HELD:
+      avail++;
+      break;
+    case LINK_NOMEM:
+      return DUSK_ENOMEM;
+    }
+  }
+  if (*then != SIZE_MAX) /* walked next, out of turn */
+    r->order[*then] = (dusk_node *)((uintptr_t)r->order[*then] | ENTRY_WALKED);
+  if (c->deps & DEPS_WAITS) {
+    if (avail) /* cannot reach zero: the bias stays */
+      atomic_fetch_sub_explicit(&c->pending, avail, memory_order_relaxed);
+  } else {
+    /* No one else counts it down: no atomic, and no bias needed, since
+       nothing it waits for runs before the walk is over. */
+    atomic_store_explicit(&c->pending, c->nargs - avail,
+                          memory_order_relaxed);
+    if (avail == c->nargs) { /* ready: tag its entry */
+      r->order[i] = (dusk_node *)((uintptr_t)r->order[i] | ENTRY_READY);
+      r->nready++;
+    }
+  }
+  return 0;
+}
+
+static int walk(dusk__run *r) {
+  for (size_t head = 0; head < r->norder; head++) {
+    if ((uintptr_t)r->order[head] & ENTRY_WALKED)
+      continue;
+    for (size_t i = head; i != SIZE_MAX;) {
+      int rc = walk_node(r, i, &i);
+      if (rc)
+        return rc;
     }
   }
   return 0;
@@ -451,8 +477,8 @@ static int walk(dusk__run *r) {
 static void gather_ready(dusk__run *r) {
   size_t k = 0;
   for (size_t i = 0; i < r->norder; i++)
-    if ((uintptr_t)r->order[i] & 1)
-      r->order[k++] = (dusk_node *)((uintptr_t)r->order[i] & ~(uintptr_t)1);
+    if ((uintptr_t)r->order[i] & ENTRY_READY)
+      r->order[k++] = entry_node(r->order[i]);
   /* A node that waits on several nodes of other computes has an entry for
      each. Take each one's flag first, marking the entry that took it (in
      its consumer pointer; nodes are aligned): while a bias is left, no one
@@ -493,10 +519,8 @@ static void undo(dusk__run *r) {
     if (e->kind == LINK_HELD || e->kind == LINK_WAIT || e->kind == LINK_FAILED)
       release(e->node);
   }
-  for (size_t i = 0; i < r->cap; i++) {
-    if (i >= r->norder && i < r->top)
-      continue; /* neither walked nor still to walk */
-    dusk_node *n = (dusk_node *)((uintptr_t)r->order[i] & ~(uintptr_t)1);
+  for (size_t i = 0; i < r->norder; i++) {
+    dusk_node *n = entry_node(r->order[i]);
     bool target = n->deps & DEPS_TARGET;
     if (target)
       atomic_fetch_sub(&r->targets_left, 1);
@@ -556,7 +580,6 @@ static dusk__run *run_get(dusk_graph *g) {
   atomic_store_explicit(&r->again, false, memory_order_relaxed);
   r->helper = dusk__pool_worker(pool) >= 0;
   r->norder = r->nlog = r->nready = 0;
-  r->top = r->cap;
   r->cells_cur = NULL;
   return r;
 }
@@ -586,7 +609,7 @@ static void give_back_order(dusk__batch *b) {
   dusk__run *r = (dusk__run *)((char *)b - offsetof(dusk__run, batch));
   dusk__free_big(r->order, r->cap * sizeof *r->order);
   r->order = NULL;
-  r->cap = r->top = r->norder = 0;
+  r->cap = r->norder = 0;
 }
 
 /* Keep what is small for the next compute; give large arrays back (they
@@ -597,7 +620,7 @@ static void trim(dusk__run *r, bool big) {
   if (r->cap > keep) {
     dusk__free_big(r->order, r->cap * sizeof *r->order);
     r->order = NULL;
-    r->cap = r->top = 0;
+    r->cap = 0;
   }
   if (r->logcap > keep) {
     dusk__free(r->log);

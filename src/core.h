@@ -66,8 +66,8 @@ typedef struct dusk__run {
   int64_t start;              /* when it started, with the progress bar  */
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  dusk_node **order;          /* claimed: walked at the front, to walk   */
-  size_t norder, top, cap;    /* at the back: [0, norder) and [top, cap) */
+  dusk_node **order;          /* claimed, in order: [0, norder) (tagged) */
+  size_t norder, cap;
   size_t nready;              /* then order[0, nready) are ready nodes   */
   dusk__batch batch;          /* how the pool reads them (no copy)       */
   struct dusk__cells *cells;  /* arena of dependent lists (kept)         */

@@ -685,18 +685,39 @@ START_TEST(test_start_bad_args) {
 }
 END_TEST
 
+/* t_kaboom once a gate has started (or it waited GATE_MS for it). */
+typedef struct kaboom_after {
+  atomic_int runs;
+  gate *after;
+} kaboom_after;
+
+static int t_kaboom_after(dusk_task *t, const dusk_value *args, int nargs,
+                          dusk_value *out) {
+  (void)args;
+  (void)nargs;
+  (void)out;
+  kaboom_after *k = dusk_task_udata(t);
+  atomic_fetch_add(&k->runs, 1);
+  tu_wait_flag(&k->after->started, GATE_MS);
+  return dusk_fail(t, "kaboom");
+}
+
 /*
 ** dusk_start({S, F, B}) where F(S) fails while B's argument A is held
-** running by its gate: S keeps its result, B does not run in the start.
-** B's failure is no answer (it only did not run): a wait runs it then.
+** running by its gate (F fails only once A has started, whichever of the
+** two ready nodes, S or A, a worker takes first): S keeps its result, B
+** does not run in the start. B's failure is no answer (it only did not
+** run): a wait runs it then.
 */
 START_TEST(test_start_failure_stops_others) {
   dusk_pool *p = tu_pool(2);
   dusk_graph *g = tu_graph(p);
   gate ga = {.value = 1};
-  atomic_int sruns = 0, fruns = 0, bruns = 0;
+  atomic_int sruns = 0, bruns = 0;
+  kaboom_after fk = {.after = &ga};
+  atomic_int *fruns = &fk.runs;
   dusk_node *s = dusk_call(g, t_count, &sruns, 0, NULL);
-  dusk_node *f = dusk_call(g, t_kaboom, &fruns, 1, &s);
+  dusk_node *f = dusk_call(g, t_kaboom_after, &fk, 1, &s);
   dusk_node *a = dusk_call(g, t_gate, &ga, 0, NULL);
   dusk_node *b = dusk_call(g, t_count, &bruns, 1, &a);
   dusk_node *nodes[3] = {s, f, b};
@@ -723,7 +744,7 @@ START_TEST(test_start_failure_stops_others) {
   ck_assert_int_eq(dusk_get(s, &out), DUSK_OK);
   ck_assert_int_eq(out.i64, 1);
   ck_assert_int_eq(tu_ldi(&sruns), 1);
-  ck_assert_int_eq(tu_ldi(&fruns), 1);
+  ck_assert_int_eq(tu_ldi(fruns), 1);
   assert_gates_ok(&ga, 1);
   dusk_graph_free(g);
   dusk_pool_free(p);
