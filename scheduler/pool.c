@@ -79,6 +79,7 @@ struct dusk_pool {
 };
 
 static _Thread_local worker *self;
+_Thread_local const dusk__pool *dusk__own_pool; /* self->pool, or NULL */
 
 /* ------------------------------------------------------------- parking */
 
@@ -285,6 +286,7 @@ static void run_item(worker *w, void *x) {
 static void *worker_main(void *arg) {
   worker *w = arg;
   self = w;
+  dusk__own_pool = w->pool;
   for (;;) {
     void *x = find_work_spinning(w, NULL, NULL);
     if (x) {
@@ -296,6 +298,7 @@ static void *worker_main(void *arg) {
     park(w, NULL, NULL, 0);
   }
   self = NULL;
+  dusk__own_pool = NULL;
   return NULL;
 }
 

@@ -75,6 +75,15 @@ int dusk__pool_size(const dusk__pool *p);
 /* The index of the calling thread among p's workers, or -1. */
 int dusk__pool_worker(const dusk__pool *p);
 
+/* The pool the calling thread is a worker of, or NULL (set by pool.c). */
+extern _Thread_local const dusk__pool *dusk__own_pool;
+
+/* Is the calling thread one of p's workers? (dusk__pool_worker() >= 0,
+   inline: it is asked on the path of every task.) */
+static inline bool dusk__pool_mine(const dusk__pool *p) {
+  return p && dusk__own_pool == p;
+}
+
 /*
 ** Queue one item. On a worker of p it goes to that worker's own deque
 ** (run next, LIFO); from any other thread to the pool's inbox. Returns 0, or

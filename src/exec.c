@@ -123,22 +123,34 @@ void dusk__push_or_run(dusk_node *d) {
 static _Thread_local dusk_node *deferred;
 static _Thread_local int deferred_count;
 
-void dusk__publish_deferred(void) {
+/* Count down what this thread deferred; returns the node that this made
+   ready, if any. */
+static dusk_node *take_deferred(void) {
   dusk_node *d = deferred;
   int k = deferred_count;
   deferred = NULL;
   deferred_count = 0;
-  if (d && count_down_by(d, k))
+  return d && count_down_by(d, k) ? d : NULL;
+}
+
+void dusk__publish_deferred(void) {
+  dusk_node *d = take_deferred();
+  if (d)
     dusk__push_or_run(d);
 }
 
-/* Defer one count of d; false when it must be counted now (not on a worker:
-   no one would publish it). */
-static bool defer_count(dusk_node *d, bool in_pool) {
-  if (!in_pool || dusk__pool_worker(dusk__run_of(d)->pool) < 0)
+/*
+** Defer one count of d; false when it must be counted now (not on a worker:
+** no one would publish it). Moving on from another node publishes its
+** counts; if that makes it ready, it is *ready, for the caller to run next
+** (where the pool's LIFO order would have taken it anyway) rather than
+** pushed and popped again.
+*/
+static bool defer_count(dusk_node *d, bool in_pool, dusk_node **ready) {
+  if (!in_pool || !dusk__pool_mine(dusk__run_of(d)->pool))
     return false;
   if (deferred != d)
-    dusk__publish_deferred();
+    *ready = take_deferred();
   deferred = d;
   deferred_count++;
   return true;
@@ -204,7 +216,7 @@ dusk_node *dusk__finish(dusk_node *n, int state, dependents ds, bool in_pool) {
     /* With many arguments, defer the count if the last one we deferred was
        for first too. With one, count it all the same: the atomic is what
        orders us against a dusk_cancel() that finishes it while it waits. */
-    if (first->nargs > 1 && defer_count(first, in_pool))
+    if (first->nargs > 1 && defer_count(first, in_pool, &next))
       ;
     else if (count_down(first))
       next = first;
