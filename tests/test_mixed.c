@@ -171,6 +171,102 @@ static int sub_task(dusk_task *t, const dusk_value *args, int nargs,
   return 0;
 }
 
+/* ------------------------------------------------------------ watchdog */
+
+/*
+** A hang fails with a report instead of being killed by a timeout: every
+** thread says what it blocks in (doing() before the call, done_with() on
+** its result), and a watchdog that sees a thread blocked in one call for
+** STALL_MS (DUSK_TEST_STALL_MS sets another) prints the seed and what each
+** thread is blocked in, then aborts.
+** Slots: 0 the test's thread, 1 + k the round's thread k, then the pools'
+** workers (nested computes), in the order they first block.
+*/
+enum { SLOTS = 48, WORKER_SLOTS = 1 + MAXTHREADS + 1 };
+#define STALL_MS (TU_SANITIZED ? 300000.0 : 150000.0)
+static double g_stall_ms; /* STALL_MS, or DUSK_TEST_STALL_MS (to try it) */
+
+typedef struct slot {
+  _Atomic(const char *) what; /* NULL: not blocked */
+  atomic_int node;
+  _Atomic double since;
+} slot;
+
+static slot g_slots[SLOTS];
+static atomic_int g_next_slot = WORKER_SLOTS;
+static _Thread_local int my_slot = -1;
+static _Atomic uint64_t g_seed_now;
+static atomic_int g_watch_stop;
+
+static void doing(const char *what, int node) {
+  if (my_slot < 0) { /* a worker of a pool, first time */
+    int k = atomic_fetch_add(&g_next_slot, 1);
+    my_slot = k < SLOTS ? k : SLOTS - 1;
+  }
+  slot *sl = &g_slots[my_slot];
+  atomic_store(&sl->node, node);
+  atomic_store(&sl->since, tu_now_ms());
+  atomic_store(&sl->what, what);
+}
+
+static int done_with(int rc) {
+  if (my_slot >= 0)
+    atomic_store(&g_slots[my_slot].what, NULL);
+  return rc;
+}
+
+/* What the calling thread was blocked in: a worker that helps while it
+   waits may run a task that blocks in turn; the outer call is put back
+   when the inner returns. */
+typedef struct blocked {
+  const char *what;
+  int node;
+  double since;
+} blocked;
+
+static blocked blocked_get(void) {
+  if (my_slot < 0)
+    return (blocked){NULL, 0, 0};
+  slot *sl = &g_slots[my_slot];
+  return (blocked){atomic_load(&sl->what), atomic_load(&sl->node),
+                   atomic_load(&sl->since)};
+}
+
+static void blocked_put(blocked b) {
+  slot *sl = &g_slots[my_slot];
+  atomic_store(&sl->node, b.node);
+  atomic_store(&sl->since, b.since);
+  atomic_store(&sl->what, b.what);
+}
+
+static void *watchdog_main(void *arg) {
+  (void)arg;
+  while (!atomic_load(&g_watch_stop)) {
+    tu_sleep_ms(500);
+    double now = tu_now_ms();
+    int stalled = 0;
+    for (int k = 0; k < SLOTS; k++)
+      stalled |= atomic_load(&g_slots[k].what) != NULL &&
+                 now - atomic_load(&g_slots[k].since) > g_stall_ms;
+    if (!stalled)
+      continue;
+    printf("test_mixed: HANG at seed 0x%016" PRIx64
+           " (replay with DUSK_TEST_SEED); blocked calls:\n",
+           atomic_load(&g_seed_now));
+    for (int k = 0; k < SLOTS; k++) {
+      const char *w = atomic_load(&g_slots[k].what);
+      if (w)
+        printf("  slot %d (%s): %s, node %d (-1: none), for %.1f s\n", k,
+               k == 0 ? "test" : k < WORKER_SLOTS ? "round" : "worker", w,
+               atomic_load(&g_slots[k].node),
+               (now - atomic_load(&g_slots[k].since)) / 1e3);
+    }
+    fflush(stdout);
+    abort();
+  }
+  return NULL;
+}
+
 /*
 ** Compute a graph of me->nk leaves under one sum, inside a task: new nodes
 ** of the task's own graph, a graph of its own on the same pool, or a future
@@ -206,8 +302,12 @@ static int run_nested(dusk_task *t, const mnode *me, int64_t *val) {
               : dusk_call(g, sub_task, &sub_boxed, me->nk, leaf);
   dusk_value v;
   int rc = DUSK_ENOMEM;
+  blocked outer = blocked_get();
   if (top != NULL)
-    rc = me->nest == NEST_FUTURE ? dusk_get(top, &v) : dusk_compute(g, top, &v);
+    rc = (doing(me->nest == NEST_FUTURE ? "nested get" : "nested compute",
+                me->index),
+          done_with(me->nest == NEST_FUTURE ? dusk_get(top, &v)
+                                            : dusk_compute(g, top, &v)));
   if (rc == DUSK_OK) {
     *val = tu_get(&v);
     if (*val != nested_value(me->nk) || me->fcode != 0)
@@ -217,8 +317,11 @@ static int run_nested(dusk_task *t, const mnode *me, int64_t *val) {
              !tu_has(dusk_errmsg(top), "sub-boom{")) {
     atomic_fetch_add(&g_bad_nested, 1);
   }
-  if (own)
+  if (own) {
+    doing("nested graph_free", me->index);
     dusk_graph_free(g);
+  }
+  blocked_put(outer);
   return rc;
 }
 
@@ -456,7 +559,7 @@ static void at_rest(mdag *d, const char *where) {
     if (!d->rn[i].is_call || dusk_status(d->node[i]) != DUSK_DONE)
       continue;
     dusk_value v;
-    int rc = dusk_get(d->node[i], &v);
+    int rc = (doing("at-rest get", i), done_with(dusk_get(d->node[i], &v)));
     /* A result a drained cancel was still reading may go just before. */
     if (rc != DUSK_OK && dusk_status(d->node[i]) != DUSK_DONE)
       continue;
@@ -622,8 +725,11 @@ static void collect(mdag *d, op *o) {
   if (o->collect != COLLECT_ANY) {
     for (int j = 0; j < o->nt; j++) {
       dusk_value v = dusk_i64(-1);
-      o->rcs[j] = o->collect == COLLECT_GET ? dusk_get(d->node[o->tg[j]], &v)
-                                            : dusk_wait(d->node[o->tg[j]]);
+      doing(o->collect == COLLECT_GET ? "collect get" : "collect wait",
+            o->tg[j]);
+      o->rcs[j] = done_with(o->collect == COLLECT_GET
+                                ? dusk_get(d->node[o->tg[j]], &v)
+                                : dusk_wait(d->node[o->tg[j]]));
       if (o->collect == COLLECT_GET &&
           (o->rcs[j] == DUSK_OK ? !value_ok(d, o->tg[j], &v)
                                 : v.kind != DUSK_NONE))
@@ -638,15 +744,18 @@ static void collect(mdag *d, op *o) {
     pos[j] = j;
   }
   while (left > 0) {
-    int i = dusk_wait_any(set, left, -1);
+    doing("collect wait_any", o->tg[pos[0]]);
+    int i = done_with(dusk_wait_any(set, left, -1));
     if (i < 0 || i >= left) {
       o->wrong = 1;
       for (int j = 0; j < left; j++)
-        o->rcs[pos[j]] = dusk_wait(set[j]);
+        o->rcs[pos[j]] = (doing("collect wait", o->tg[pos[j]]),
+                          done_with(dusk_wait(set[j])));
       return;
     }
     o->unready |= !dusk_ready(set[i]);
-    o->rcs[pos[i]] = dusk_wait(set[i]);
+    o->rcs[pos[i]] = (doing("collect wait", o->tg[pos[i]]),
+                      done_with(dusk_wait(set[i])));
     set[i] = set[left - 1];
     pos[i] = pos[left - 1];
     left--;
@@ -664,8 +773,10 @@ static void do_op(mdag *d, op *o) {
   switch (o->kind) {
   case OP_COMPUTE:
   case OP_MANY:
-    o->rc = o->kind == OP_COMPUTE ? dusk_compute(d->g, tn[0], &outs[0])
-                                  : dusk_compute_many(d->g, o->nt, tn, outs);
+    doing(o->kind == OP_COMPUTE ? "compute" : "compute_many", o->tg[0]);
+    o->rc = done_with(o->kind == OP_COMPUTE
+                          ? dusk_compute(d->g, tn[0], &outs[0])
+                          : dusk_compute_many(d->g, o->nt, tn, outs));
     for (int j = 0; j < o->nt; j++) {
       o->rcs[j] = o->rc;
       if (o->rc == DUSK_OK ? !value_ok(d, o->tg[j], &outs[j])
@@ -675,7 +786,9 @@ static void do_op(mdag *d, op *o) {
     break;
   case OP_WAIT:
   case OP_GET:
-    o->rc = o->kind == OP_WAIT ? dusk_wait(tn[0]) : dusk_get(tn[0], &outs[0]);
+    doing(o->kind == OP_WAIT ? "wait" : "get", o->tg[0]);
+    o->rc = done_with(o->kind == OP_WAIT ? dusk_wait(tn[0])
+                                         : dusk_get(tn[0], &outs[0]));
     o->rcs[0] = o->rc;
     if (o->kind == OP_GET &&
         (o->rc == DUSK_OK ? !value_ok(d, o->tg[0], &outs[0])
@@ -683,7 +796,7 @@ static void do_op(mdag *d, op *o) {
       o->wrong = 1;
     break;
   default:
-    o->rc = dusk_start(d->g, o->nt, tn);
+    o->rc = (doing("start", o->tg[0]), done_with(dusk_start(d->g, o->nt, tn)));
     collect(d, o);
     break;
   }
@@ -854,11 +967,13 @@ static void phase_futures(mdag *d, uint64_t *rs) {
   }
   /* As they complete: the ready one leaves the set, until none is left. */
   while (nany > 0) {
-    int i = dusk_wait_any(any, nany, -1);
+    doing("futures wait_any", ops[anyop[0]].tg[0]);
+    int i = done_with(dusk_wait_any(any, nany, -1));
     ck_assert_msg(i >= 0 && i < nany && dusk_ready(any[i]),
                   SEEDFMT "wait_any over %d futures gave %d", SEEDARGS(d),
                   nany, i);
-    ops[anyop[i]].rcs[0] = dusk_wait(any[i]);
+    ops[anyop[i]].rcs[0] =
+        (doing("futures wait", ops[anyop[i]].tg[0]), done_with(dusk_wait(any[i])));
     any[i] = any[nany - 1];
     anyop[i] = anyop[nany - 1];
     nany--;
@@ -1003,7 +1118,7 @@ static void step_start_cancel(mdag *d, uint64_t *rs, op *o) {
   dusk_node *tn[MAXT];
   for (int j = 0; j < o->nt; j++)
     tn[j] = d->node[o->tg[j]];
-  o->rc = dusk_start(d->g, o->nt, tn);
+  o->rc = (doing("start", o->tg[0]), done_with(dusk_start(d->g, o->nt, tn)));
   int m = 1 + tu_rand_below(rs, 3);
   for (int c = 0; c < m; c++) {
     int i = pick_node(d, rs);
@@ -1092,11 +1207,13 @@ typedef struct mthread {
   int is_canceller, ncancel;
   int cnode[MAXCANCEL], crc[MAXCANCEL], cruns[MAXCANCEL];
   uint64_t rs;
+  int slot; /* its watchdog slot is 1 + slot */
 } mthread;
 
 static void *round_main(void *arg) {
   mthread *m = arg;
   mdag *d = m->d;
+  my_slot = 1 + m->slot;
   while (!atomic_load(m->go))
     sched_yield();
   if (!m->is_canceller) {
@@ -1108,7 +1225,7 @@ static void *round_main(void *arg) {
     for (int spin = tu_rand_below(&m->rs, 40); spin > 0; spin--)
       sched_yield();
     int i = m->cnode[c];
-    m->crc[c] = dusk_cancel(d->node[i]);
+    m->crc[c] = (doing("cancel", i), done_with(dusk_cancel(d->node[i])));
     m->cruns[c] = tu_ldi(&d->rn[i].runs);
   }
   return NULL;
@@ -1143,6 +1260,7 @@ static void phase_round(mdag *d, uint64_t *rs, int r) {
     mthread *m = &th[k];
     m->d = d;
     m->go = &go;
+    m->slot = k;
     m->rs = tu_rand(rs);
     if (k < nth) {
       m->nops = 1 + tu_rand_below(rs, 2);
@@ -1157,8 +1275,10 @@ static void phase_round(mdag *d, uint64_t *rs, int r) {
     ck_assert_int_eq(pthread_create(&tid[k], NULL, round_main, m), 0);
   }
   atomic_store(&go, 1);
+  doing("joining the round's threads", -1);
   for (int k = 0; k < total; k++)
     pthread_join(tid[k], NULL);
+  done_with(0);
   st.rounds++;
   char where[32];
   snprintf(where, sizeof where, "round %d", r);
@@ -1218,7 +1338,9 @@ static void run_seed(mdag *d, dusk_pool *pool, int workers) {
     ck_assert_msg(!d->bad[i] || d->rn[i].fcode || tu_ldi(&d->rn[i].runs) == 0,
                   SEEDFMT "node %d ran although it needs a failing node",
                   SEEDARGS(d), i);
+  doing("graph_free", -1);
   dusk_graph_free(d->g);
+  done_with(0);
   check_callbacks(d);
   ck_assert_int_eq(tu_ldl(&tu_st.live), 0);
   ck_assert_int_eq(tu_ldl(&tu_st.frees), tu_ldl(&tu_st.allocs));
@@ -1240,8 +1362,15 @@ START_TEST(test_mixed_match_reference) {
   for (int w = 0; w < 4; w++)
     pools[w] = tu_pool(k_workers[w]);
   double t0 = tu_now_ms();
+  my_slot = 0;
+  const char *stall = getenv("DUSK_TEST_STALL_MS");
+  g_stall_ms = stall && atof(stall) > 0 ? atof(stall) : STALL_MS;
+  atomic_store(&g_watch_stop, 0);
+  pthread_t watchdog;
+  ck_assert_int_eq(pthread_create(&watchdog, NULL, watchdog_main, NULL), 0);
   uint64_t seed;
   while (tu_seeds_next(&s, &seed)) {
+    atomic_store(&g_seed_now, seed);
     mdag d;
     gen(&d, seed, 160);
     int w = (int)(tu_mix64(seed ^ 0x900dULL) % 4);
@@ -1261,6 +1390,8 @@ START_TEST(test_mixed_match_reference) {
          st.cancel_busy, st.cancel_inval, tu_ldl(&g_saw_cancel), st.take_busy);
   for (int w = 0; w < 4; w++)
     dusk_pool_free(pools[w]);
+  atomic_store(&g_watch_stop, 1);
+  pthread_join(watchdog, NULL);
   tu_done();
 }
 END_TEST
