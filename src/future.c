@@ -186,17 +186,17 @@ static int first_ready(dusk_node *const *nodes, int count) {
 }
 
 /*
-** One round of wait_any: start what no compute runs yet, register a
-** callback on every node, and wait until one fires or the deadline passes.
-** DUSK_OK, or the error of a start or DUSK_ENOMEM.
+** One round of wait_any: register a callback on every node, start what no
+** compute runs, and wait until one fires or the deadline passes. DUSK_OK,
+** or the error of a start or DUSK_ENOMEM.
+**
+** Callbacks first: a node another compute runs may finish and, an
+** intermediate, have its result freed before we register; it is then idle
+** with no compute left to run it, and a callback on it alone would wait
+** for ever. Registered first, a node either finishes after (the callback
+** fires) or is seen idle after (and started here).
 */
 static int wait_round(dusk_node *const *nodes, int count, int64_t deadline) {
-  for (int k = 0; k < count; k++) /* start what no compute runs yet */
-    if (state_of(nodes[k]) == DUSK__IDLE) {
-      int rc = dusk_start(dusk_node_graph(nodes[k]), 1, &nodes[k]);
-      if (rc)
-        return rc;
-    }
   dusk__pool *pool = dusk__graph_pool(dusk_node_graph(nodes[0]));
   event *e = event_new(1, pool && dusk__pool_worker(pool) >= 0 ? pool : NULL);
   if (!e)
@@ -211,6 +211,15 @@ static int wait_round(dusk_node *const *nodes, int count, int64_t deadline) {
       return dusk__set_error(DUSK_ENOMEM, "wait_any: out of memory");
     }
   }
+  /* Start what no compute runs (unless one has fired: we return at once) */
+  for (int k = 0; k < count && !atomic_load(&e->fired); k++)
+    if (state_of(nodes[k]) == DUSK__IDLE) {
+      int rc = dusk_start(dusk_node_graph(nodes[k]), 1, &nodes[k]);
+      if (rc) { /* the callbacks keep the event until they fire */
+        event_drop(e);
+        return rc;
+      }
+    }
   event_wait(e, deadline);
   event_drop(e);
   return DUSK_OK;

@@ -1088,6 +1088,42 @@ START_TEST(test_wait_any_lowest_and_starts) {
 }
 END_TEST
 
+/*
+** wait_any on a node that another thread's compute runs as an intermediate:
+** it may finish, and its result be freed (idle again, no compute left to
+** run it), while wait_any is setting up. wait_any must then run it, not
+** wait for the callback of a node that no compute will run (it hung for
+** ever: test_mixed under ASan). The window is narrow: many rounds, and
+** the wait has a deadline, so that the old fault shows as ETIMEDOUT.
+*/
+START_TEST(test_wait_any_intermediate_freed) {
+  dusk_pool *p = tu_pool(2);
+  long rounds = tu_scaled(4000, 400), timed_out = 0;
+  for (long r = 0; r < rounds; r++) {
+    dusk_graph *g = tu_graph(p);
+    dusk_node *n = dusk_call(g, t_count, NULL, 0, NULL);
+    dusk_node *m = dusk_call(g, t_count, NULL, 1, &n);
+    ck_assert(n != NULL && m != NULL);
+    bg b = {.op = BG_COMPUTE, .g = g, .n = m};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, bg_main, &b), 0);
+    if (r & 1) /* half the time, let the compute get ahead */
+      sched_yield();
+    int i = dusk_wait_any(&n, 1, 1000);
+    timed_out += i == DUSK_ETIMEDOUT;
+    ck_assert_msg(i == 0 || i == DUSK_ETIMEDOUT, "round %ld: wait_any gave %d",
+                  r, i);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(b.rc, DUSK_OK);
+    ck_assert_int_eq(b.out.i64, 2); /* n is 1, m is n + 1 */
+    dusk_graph_free(g);
+  }
+  ck_assert_msg(timed_out == 0, "wait_any timed out in %ld of %ld rounds",
+                timed_out, rounds);
+  dusk_pool_free(p);
+}
+END_TEST
+
 START_TEST(test_wait_any_bad_args) {
   dusk_pool *p = tu_pool(1);
   dusk_graph *g = tu_graph(p);
@@ -2684,6 +2720,7 @@ static Suite *future_suite(void) {
   tcase_add_test(tc, test_wait_any_known_order);
   tcase_add_test(tc, test_wait_any_lowest_and_starts);
   tcase_add_test(tc, test_wait_any_bad_args);
+  tcase_add_test(tc, test_wait_any_intermediate_freed);
   tcase_add_test(tc, test_wait_any_many_waiters);
   tcase_add_test(tc, test_wait_any_node_freed_before_it_looks);
   suite_add_tcase(s, tc);
