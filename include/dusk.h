@@ -376,8 +376,12 @@ DUSK_API int dusk_pool_limit(dusk_pool *p, const char *resource);
 ** or that still has its result, is not run again. A compute fails only for
 ** a failure among what it needs: when another compute stops after a failure
 ** of its own and gives up a node this one waits for ("not run: the compute
-** stopped"), this compute runs that node itself (it retries up to 64 times,
-** should other computes keep failing, then returns the failure).
+** stopped"), this compute runs that node itself, once the other compute is
+** done with it (its tasks that still run have ended). Should other computes
+** keep giving up what this one needs, it tries 64 times, then returns the
+** failure. A compute called from inside a task waits for such a node only
+** that long too (64 tries, about half a second), then fails with the other
+** compute's failure: the other compute may be waiting for that very task.
 */
 DUSK_API int dusk_compute(dusk_graph *g, dusk_node *n, dusk_value *out);
 

@@ -249,6 +249,7 @@ static enum link link_to(dusk__run *r, dusk_node *n, dusk_node *consumer) {
          the compute is tried again soon. */
       if (s == DUSK__FAILED && node_state(n) == DUSK__FAILED && fail_link(n)) {
         r->winding = !keep;
+        r->wound |= r->winding;
         return LINK_FAILED;
       }
       continue;
@@ -578,6 +579,7 @@ static dusk__run *run_get(dusk_graph *g) {
   atomic_store(&r->done, 0);
   r->async = false;
   atomic_store_explicit(&r->again, false, memory_order_relaxed);
+  r->wound = false;
   r->helper = dusk__pool_worker(pool) >= 0;
   r->norder = r->nlog = r->nready = 0;
   r->cells_cur = NULL;
@@ -823,13 +825,21 @@ static void settle_async(dusk__run *r) {
   }
 }
 
-/* One attempt of dusk__compute(); *again says whether to try once more. */
+/* Whether and how to try a compute again. */
+enum again { AGAIN_NO, AGAIN_TRY, AGAIN_WAIT };
+
+/*
+** One attempt of dusk__compute(); *again says whether to try once more:
+** AGAIN_WAIT when what it needed is being wound down by a compute that
+** stopped (that ends: waiting for it is not a try), AGAIN_TRY when another
+** compute gave up a node it needed while it waited.
+*/
 static int compute_once(dusk_graph *g, int n, dusk_node *const *nodes,
                         dusk_value *outs, int64_t deadline, int mode,
-                        bool *again) {
+                        enum again *again) {
   bool async = mode & DUSK__ASYNC;
   int rc;
-  *again = false;
+  *again = AGAIN_NO;
   dusk__run *r = run_get(g);
   if (!r)
     return dusk__set_error(DUSK_ENOMEM, "compute: out of memory");
@@ -872,7 +882,8 @@ static int compute_once(dusk_graph *g, int n, dusk_node *const *nodes,
   if (r->start && !r->helper) /* the progress bar's last line */
     dusk__progress(r->ntotal, r->ntotal, r->start, true);
   rc = settle(r, n, nodes, outs);
-  *again = rc && atomic_load_explicit(&r->again, memory_order_relaxed);
+  if (rc && atomic_load_explicit(&r->again, memory_order_relaxed))
+    *again = r->wound ? AGAIN_WAIT : AGAIN_TRY;
   dusk__stats_end(r, rc);
   run_put(r);
   return rc;
@@ -903,8 +914,12 @@ static void back_off(dusk_graph *g, int tries) {
 ** A compute that failed only because a node it needed was given up by
 ** another compute (that one stopped after a failure of its own before the
 ** node could run) is tried again, so that a compute fails only for a
-** failure among what it needs. Another compute failing over and over could
-** make that go on without end: after MAX_TRIES the failure is returned.
+** failure among what it needs. While the compute that stopped still winds
+** such a node down (its readers hold refs), the next try waits: that ends
+** when its tasks that still run end, so it is not counted, unless this
+** compute runs inside a task (see below). Other computes giving up what
+** this one waits for over and over could go on without end: after
+** MAX_TRIES such tries the failure is returned.
 */
 enum { MAX_TRIES = 64 };
 
@@ -915,11 +930,15 @@ int dusk__compute(dusk_graph *g, int n, dusk_node *const *nodes,
     outs[i] = (dusk_value){.kind = DUSK_NONE};
   if (rc)
     return rc;
-  bool again = false;
-  for (int tries = 0;; tries++) {
+  enum again again;
+  for (int tries = 0, counted = 0;; tries++) {
     rc = compute_once(g, n, nodes, outs, deadline, mode, &again);
-    if (!again || tries + 1 == MAX_TRIES ||
-        (deadline && dusk__now() >= deadline))
+    if (again == AGAIN_NO || (deadline && dusk__now() >= deadline))
+      return rc;
+    /* Inside a task, a wind-down is waited for only so long: the stopped
+       compute may be waiting for this very task (the task is an argument
+       of the consumer that holds the node), and would never end. */
+    if ((again == AGAIN_TRY || dusk__in_task()) && ++counted == MAX_TRIES)
       return rc;
     if (tries > 0)
       back_off(g, tries);

@@ -59,6 +59,8 @@ typedef struct dusk__run {
   bool no_retry;              /* failed targets are answers, not retried  */
   bool winding;               /* the last link found a failed node that
                                  another compute still winds down        */
+  bool wound;                 /* a link of the set-up found such a node:
+                                 waiting for it is not a try (compute.c) */
   atomic_bool again;          /* the first failure was a node another
                                  compute gave up on: try the compute again */
   size_t ntotal;              /* claimed nodes, for the progress bar     */

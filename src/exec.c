@@ -374,6 +374,12 @@ static dusk_node *fail_for_memory(dusk_node *n) {
   return dusk__finish(n, DUSK__FAILED, ds, true);
 }
 
+/* How many tasks the calling thread is inside (a task that computes runs
+   others while it waits). */
+static _Thread_local int task_depth;
+
+bool dusk__in_task(void) { return task_depth > 0; }
+
 /* Run n's task. Returns a dependent to run next, or NULL. */
 static dusk_node *run_task(dusk_node *n) {
   dusk__run *r = dusk__run_of(n);
@@ -394,7 +400,9 @@ static dusk_node *run_task(dusk_node *n) {
   dusk_value out = {.kind = DUSK_NONE};
   int timed = DUSK__DIAG_ON() & (DUSK__DIAG_TRACE | DUSK__DIAG_STATS);
   int64_t began = timed ? dusk__now() : 0;
+  task_depth++;
   int rc = n->fn(&t, argv, n->nargs, &out);
+  task_depth--;
   if (timed)
     dusk__diag_task(n, timed, dusk__pool_worker(r->pool) + 1, began);
   if (argv != local)

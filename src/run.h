@@ -152,6 +152,9 @@ void dusk__record_cancel(dusk_node *n);
 /* Count down what this thread has deferred (see exec.c). */
 void dusk__publish_deferred(void);
 
+/* Is the calling thread running a task (a compute nested in one)? */
+bool dusk__in_task(void);
+
 /* ---- waiters.c */
 
 /* Register (consumer or, when NULL, the run itself) as a waiter on n, which

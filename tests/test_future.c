@@ -2211,18 +2211,30 @@ START_TEST(test_shared_between_computes) {
 }
 END_TEST
 
+/* Open a gate after a pause, from a thread of its own. */
+typedef struct opener {
+  gate *g;
+  double after_ms;
+} opener;
+
+static void *open_later(void *arg) {
+  opener *o = arg;
+  tu_sleep_ms(o->after_ms);
+  gate_open(o->g);
+  return NULL;
+}
+
 /*
-** The bound on dusk_compute()'s tries. A started compute stops after F
-** fails and gives up N, which it still holds: N's consumer M waits for G,
-** held by its gate. Each try of a compute of N finds N given up by that
-** compute and not yet free to run again: no answer of its own, the path
-** of a compute whose node other computes keep giving up, so it tries
-** again. It must stop trying and return the failure while G is still
-** shut; a compute that tried without end would wait for the gate, which
-** gives up after GATE_MS (then N runs and the compute succeeds, and the
-** test fails). Once the stopped compute is over, computing N runs it.
+** A compute waits out another compute's wind-down. A started compute stops
+** after F fails and gives up N, which it still holds: N's consumer M waits
+** for G, held by its gate. A compute of N finds N given up and not yet free
+** to run again; that is no answer, and no try either: it waits until the
+** stopped compute is done with N (G opens, from another thread, a second
+** later), then runs N and succeeds. A compute that counted those waits as
+** tries would have given up (64 of them take about half a second) with
+** F's failure, which N does not need.
 */
-START_TEST(test_shared_tries_end_while_node_held) {
+START_TEST(test_shared_waits_out_a_wind_down) {
   g_test_thread = pthread_self();
   dusk_pool *p = tu_pool(3);
   dusk_graph *g = tu_graph(p);
@@ -2243,19 +2255,84 @@ START_TEST(test_shared_tries_end_while_node_held) {
   ck_assert(wait_at_least(&rn.calls, 1, GATE_MS));
   ck_assert_int_eq(tu_ldi(&rn.code), DUSK_EIO);
 
+  opener o = {&gg, 1000};
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, open_later, &o), 0);
   dusk_value out = dusk_i64(-1);
-  ck_assert_int_eq(dusk_compute(g, n, &out), DUSK_EIO);
-  ck_assert_int_eq(out.kind, DUSK_NONE);
-  ck_assert_int_eq(tu_ldi(&gg.finished), 0); /* it returned with G shut */
-  ck_assert_int_eq(tu_ldi(&nruns), 0);
+  ck_assert_int_eq(dusk_compute(g, n, &out), DUSK_OK);
+  ck_assert_int_eq(out.i64, 2);
+  ck_assert_int_eq(tu_ldi(&gg.finished), 1); /* it waited for G */
+  ck_assert_int_eq(tu_ldi(&nruns), 1);
+  pthread_join(th, NULL);
+  ck_assert_int_eq(dusk_wait_any(&m, 1, -1), 0);
+  ck_assert_int_eq(tu_ldi(&rn.calls), 1);
+  assert_gates_ok(&gg, 1);
+  assert_gates_ok(&gh, 1);
+  assert_gates_ok(&gf, 1);
+  dusk_graph_free(g);
+  dusk_pool_free(p);
+}
+END_TEST
 
-  gate_open(&gg);
+/* A task that, once N ended "not run", computes N inside itself. */
+typedef struct nester {
+  dusk_node *n;
+  atomic_int rc, done;
+  double took_ms;
+} nester;
+
+static int t_compute_n(dusk_task *t, const dusk_value *args, int nargs,
+                       dusk_value *out) {
+  (void)args, (void)nargs;
+  nester *x = dusk_task_udata(t);
+  double end = tu_now_ms() + GATE_MS;
+  while (dusk_status(x->n) != DUSK_FAILED && tu_now_ms() < end)
+    tu_sleep_ms(0.2);
+  double t0 = tu_now_ms();
+  dusk_value v;
+  int rc = dusk_compute(dusk_task_graph(t), x->n, &v);
+  x->took_ms = tu_now_ms() - t0;
+  atomic_store(&x->rc, rc);
+  atomic_store(&x->done, 1);
+  *out = dusk_i64(1);
+  return rc == DUSK_OK ? 0 : rc;
+}
+
+/*
+** The other side of waiting out a wind-down: a compute nested in a task of
+** the compute that stopped, where that task is what the wind-down waits
+** for. M(N, G) with N(H); a start of {M, F} stops when F fails, H then
+** finishes and N is given up, held by M, which waits for G; G's task
+** computes N. Waiting until M lets go of N would wait for G itself, for
+** ever: inside a task, the wait is bounded (64 tries), so the nested
+** compute returns F's failure, G fails, M lets go, and a compute of N from
+** outside then runs it.
+*/
+START_TEST(test_shared_nested_wind_down_is_bounded) {
+  dusk_pool *p = tu_pool(3);
+  dusk_graph *g = tu_graph(p);
+  gate gh = {.value = 1}, gf = {.fail = DUSK_EIO};
+  atomic_int nruns = 0;
+  nester x = {0};
+  dusk_node *h = dusk_call(g, t_gate, &gh, 0, NULL);
+  dusk_node *f = dusk_call(g, t_gate, &gf, 0, NULL);
+  dusk_node *n = dusk_call(g, t_count, &nruns, 1, &h);
+  x.n = n;
+  dusk_node *gn = dusk_call(g, t_compute_n, &x, 0, NULL);
+  dusk_node *m = dusk_call(g, t_count, NULL, 2, (dusk_node *[]){n, gn});
+  ck_assert_int_eq(dusk_start(g, 2, (dusk_node *[]){m, f}), DUSK_OK);
+  ck_assert(gate_started(&gh) && gate_started(&gf));
+  gate_open(&gf);
+  ck_assert_int_eq(dusk_wait(f), DUSK_EIO);
+  gate_open(&gh); /* N is given up; M holds it while G runs */
+  ck_assert(wait_at_least(&x.done, 1, GATE_MS));
+  ck_assert_int_eq(tu_ldi(&x.rc), DUSK_EIO);
+  ck_assert_int_eq(tu_ldi(&nruns), 0);
   ck_assert_int_eq(dusk_wait_any(&m, 1, -1), 0); /* the stopped one ends */
+  dusk_value out = dusk_i64(-1);
   ck_assert_int_eq(dusk_compute(g, n, &out), DUSK_OK);
   ck_assert_int_eq(out.i64, 2);
   ck_assert_int_eq(tu_ldi(&nruns), 1);
-  ck_assert_int_eq(tu_ldi(&rn.calls), 1);
-  assert_gates_ok(&gg, 1);
   assert_gates_ok(&gh, 1);
   assert_gates_ok(&gf, 1);
   dusk_graph_free(g);
@@ -2757,7 +2834,8 @@ static Suite *future_suite(void) {
   tcase_set_timeout(tc, slow);
   tcase_add_test(tc, test_shared_threads_get);
   tcase_add_test(tc, test_shared_between_computes);
-  tcase_add_test(tc, test_shared_tries_end_while_node_held);
+  tcase_add_test(tc, test_shared_waits_out_a_wind_down);
+  tcase_add_test(tc, test_shared_nested_wind_down_is_bounded);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("fib");
