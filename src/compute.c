@@ -802,6 +802,12 @@ static int check_targets(dusk_graph *g, int n, dusk_node *const *nodes) {
 ** A compute no one waits for keeps each target that succeeded (a started
 ** future keeps its result whatever happened to the others) and gives back
 ** the refs it took on targets that failed.
+**
+** A started compute's own targets (LINK_LOCAL) are not looked at here: by
+** now one may have been waited for, released and claimed afresh, and its
+** state and keep are another compute's. One that failed dropped its keep
+** as it finished instead (dusk__finish). Only a compute whose caller gave
+** up waiting (a deadline) settles them here, as it always did.
 */
 static void settle_async(dusk__run *r) {
   for (size_t i = 0; i < r->nlog; i++) {
@@ -813,6 +819,8 @@ static void settle_async(dusk__run *r) {
       release(t);
       continue;
     }
+    if (e->kind == LINK_LOCAL && r->started)
+      continue;
     bool done = node_state(t) == DUSK__DONE;
     if (e->kind == LINK_LOCAL) {
       if (!done &&
@@ -845,6 +853,7 @@ static int compute_once(dusk_graph *g, int n, dusk_node *const *nodes,
     return dusk__set_error(DUSK_ENOMEM, "compute: out of memory");
   dusk__stats_begin(r);
   r->no_retry = mode & DUSK__NO_RETRY;
+  r->started = async;
   atomic_fetch_add(&g->setting_up, 1); /* before the first claim */
   rc = link_targets(r, n, nodes);
   if (!rc)

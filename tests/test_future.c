@@ -2340,6 +2340,44 @@ START_TEST(test_shared_nested_wind_down_is_bounded) {
 }
 END_TEST
 
+/*
+** A started compute's target, waited for, released and computed again
+** before the start had settled: the start must not touch the keep of the
+** node's next life. It used to look at the target's state when it settled
+** and, finding it not DONE (claimed again), drop "its" keep, which was the
+** new compute's: a kept node with no ref, freed under its reader or spun
+** on for ever. Many rounds, since the start settles microseconds after its
+** target finishes; each round checks the kept node's refs at rest.
+*/
+START_TEST(test_start_settles_only_its_own_life) {
+  dusk_pool *p = tu_pool(2);
+  long rounds = tu_scaled(6000, 600);
+  dusk_graph *g = tu_graph(p);
+  atomic_int runs = 0;
+  dusk_node *a = dusk_call(g, t_count, &runs, 0, NULL);
+  dusk_node *t = dusk_call(g, t_count, &runs, 1, &a);
+  for (long r = 0; r < rounds; r++) {
+    ck_assert_int_eq(dusk_start(g, 1, &t), DUSK_OK);
+    ck_assert_int_eq(dusk_wait(t), DUSK_OK);
+    dusk_release(t); /* possibly before the start has settled */
+    dusk_value out = dusk_i64(-1);
+    ck_assert_int_eq(dusk_compute(g, t, &out), DUSK_OK); /* kept again */
+    ck_assert_int_eq(out.i64, 2);
+    /* At rest, t is kept by the compute: its value is there to take. */
+    double end = tu_now_ms() + GATE_MS;
+    while (dusk_status(t) != DUSK_DONE && tu_now_ms() < end)
+      tu_sleep_ms(0.1);
+    tu_sleep_ms(0.01);
+    ck_assert_msg(dusk_status(t) == DUSK_DONE, "round %ld: t is %d", r,
+                  (int)dusk_status(t));
+    ck_assert_int_eq(dusk_take(t, &out), DUSK_OK);
+    ck_assert_int_eq(out.i64, 2);
+  }
+  dusk_graph_free(g);
+  dusk_pool_free(p);
+}
+END_TEST
+
 /* ====================================================== fib */
 
 /*
@@ -2836,6 +2874,7 @@ static Suite *future_suite(void) {
   tcase_add_test(tc, test_shared_between_computes);
   tcase_add_test(tc, test_shared_waits_out_a_wind_down);
   tcase_add_test(tc, test_shared_nested_wind_down_is_bounded);
+  tcase_add_test(tc, test_start_settles_only_its_own_life);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("fib");
