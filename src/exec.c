@@ -262,14 +262,16 @@ static dusk_node *skip(dusk_node *n) {
   for (int i = 0; i < n->nargs && !(cause && !not_run(cause)); i++)
     if (node_state(args[i]) == DUSK__FAILED && (!cause || !not_run(args[i])))
       cause = args[i];
-  /* Not run, unless an argument failed for a reason of its own. */
+  /* Not run, unless an argument failed for a reason of its own. Its code
+     is read while we hold our ref on it: once released, it may be taken up
+     again, and then it has none (and n would say DUSK_ETASK instead). */
   uint16_t why = cause && !not_run(cause) ? 0 : DUSK__NOT_RUN;
+  int up = cause ? dusk_errcode(cause) : 0;
   release_args(n);
   int code = atomic_load(&r->failed);
   if (why)
     atomic_fetch_or(&n->flags, why);
   if (cause) {
-    int up = dusk_errcode(cause);
     int why_code = up ? up : code ? code : DUSK_ETASK;
     dusk__set_failure(n, DUSK__FAIL_UPSTREAM, why_code, cause);
   } else
