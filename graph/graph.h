@@ -232,10 +232,13 @@ void dusk__graph_free_resources(dusk_graph *g);
 
 /* Whether a wait takes n's failure (n is FAILED) as its answer: a failure
    of its own, upstream or a cancel is one; not running because a compute
-   stopped for a failure elsewhere (NOT_RUN) is not, and the wait runs n. */
+   stopped for a failure elsewhere (NOT_RUN) is not, and the wait runs n.
+   A node that ends cancelled never has NOT_RUN (a claim clears it). The
+   CANCELLED flag is not asked: a dusk_cancel() that finds the node
+   finished sets it for a moment before it takes it back (cancel.c). */
 static inline bool dusk__failure_answers(const dusk_node *n) {
   uint16_t f = atomic_load_explicit(&n->flags, memory_order_relaxed);
-  return (f & DUSK__CANCELLED) || !(f & DUSK__NOT_RUN);
+  return !(f & DUSK__NOT_RUN);
 }
 
 /* The node's value as a dusk_value (borrowed). */

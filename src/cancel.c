@@ -14,6 +14,43 @@
 */
 #include "src/run.h"
 
+/*
+** Take back our request from a node found finished (s: DONE, or FAILED not
+** as cancelled), which it came too late for. Not with a bare clear: between
+** our reading s and the clear, a DONE intermediate may lose its last ref
+** and go IDLE, a FAILED one be retried (take_failed), and the new compute's
+** worker see our flag and cancel the node, which we would then answer
+** DUSK_EINVAL and uncancel. So the node is held in the life we saw while
+** we clear: a DONE one by a ref (it cannot go IDLE), a FAILED one by the
+** graph lock (take_failed claims under it). False when it has moved on
+** (look again: then our request may have taken effect).
+*/
+static bool retract(dusk_node *n, int s) {
+  bool same;
+  if (s == DUSK__DONE) {
+    if (!try_retain(n)) { /* its last ref is going: it becomes IDLE */
+      cpu_wait();
+      return false;
+    }
+    /* Still DONE: the same life (a new one would have seen our flag). */
+    same = node_state(n) == DUSK__DONE;
+    if (same)
+      atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
+    release(n);
+    return same;
+  }
+  dusk_graph *g = dusk__graph_of(n);
+  pthread_mutex_lock(&g->lock);
+  int how = atomic_load_explicit(&n->kind, memory_order_relaxed);
+  same = node_state(n) == DUSK__FAILED && how != DUSK__FAIL_CANCELLED &&
+         !(how == DUSK__FAIL_OWN && dusk_errcode(n) == DUSK_ECANCELED);
+  if (same)
+    atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
+  pthread_mutex_unlock(&g->lock);
+  return same;
+}
+
+
 int dusk_cancel(dusk_node *n) {
   if (!n || (node_flags(n) & DUSK__LITERAL))
     return dusk__set_error(DUSK_EINVAL, "cancel: %s",
@@ -95,8 +132,8 @@ int dusk_cancel(dusk_node *n) {
                      dusk_errcode(n) == DUSK_ECANCELED;
       if (cancelled && !again)
         return DUSK_OK;
-      if (!again && !cancelled && !stopped)
-        atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
+      if (!again && !cancelled && !stopped && !retract(n, s))
+        continue;
       if (before == DUSK__RUNNING || (stopped && !again))
         return dusk__set_error(DUSK_EBUSY, "cancel: the task was running");
       return dusk__set_error(DUSK_EINVAL, "cancel: the node has finished");

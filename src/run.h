@@ -98,6 +98,18 @@ static inline bool not_run(const dusk_node *n) {
 }
 
 /*
+** True when n (FAILED) ends cancelled: a cancel finished it, or its task
+** stopped for one. Asked instead of the CANCELLED flag, which a
+** dusk_cancel() that finds the node finished sets for a moment before it
+** takes it back; at rest the two agree (dusk__finish, dusk_cancel).
+*/
+static inline bool dusk__failed_cancelled(const dusk_node *n) {
+  int how = atomic_load_explicit(&n->kind, memory_order_relaxed);
+  return how == DUSK__FAIL_CANCELLED ||
+         (how == DUSK__FAIL_OWN && dusk_errcode(n) == DUSK_ECANCELED);
+}
+
+/*
 ** A node cancelled while it waits is finished at once (dusk_cancel), but
 ** its arguments still count it down; CANCEL_BIAS added to its pending keeps
 ** it from ever reaching zero, and reaching the bias says its arguments are
