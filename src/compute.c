@@ -803,12 +803,23 @@ static int check_targets(dusk_graph *g, int n, dusk_node *const *nodes) {
 ** future keeps its result whatever happened to the others) and gives back
 ** the refs it took on targets that failed.
 **
-** A started compute's own targets (LINK_LOCAL) are not looked at here: by
-** now one may have been waited for, released and claimed afresh, and its
-** state and keep are another compute's. One that failed dropped its keep
-** as it finished instead (dusk__finish). Only a compute whose caller gave
-** up waiting (a deadline) settles them here, as it always did.
+** Its own targets (LINK_LOCAL) may have been waited for, released and
+** claimed afresh by now, and their keep be another compute's: a target
+** whose life is no longer ours (its run is another's) is left alone. The
+** keep is taken first and its life looked at after: should a new compute
+** have claimed the node and kept it in between, that keep is given back.
 */
+static void drop_own_keep(dusk__run *r, dusk_node *t) {
+  if (dusk__run_of(t) != r)
+    return;
+  if (!(atomic_fetch_and(&t->flags, (uint16_t)~DUSK__KEEP) & DUSK__KEEP))
+    return;
+  if (dusk__run_of(t) == r)
+    release(t);
+  else
+    atomic_fetch_or(&t->flags, DUSK__KEEP); /* a new life's: put back */
+}
+
 static void settle_async(dusk__run *r) {
   for (size_t i = 0; i < r->nlog; i++) {
     link_entry *e = &r->log[i];
@@ -819,13 +830,10 @@ static void settle_async(dusk__run *r) {
       release(t);
       continue;
     }
-    if (e->kind == LINK_LOCAL && r->started)
-      continue;
     bool done = node_state(t) == DUSK__DONE;
     if (e->kind == LINK_LOCAL) {
-      if (!done &&
-          (atomic_fetch_and(&t->flags, (uint16_t)~DUSK__KEEP) & DUSK__KEEP))
-        release(t);
+      if (!done)
+        drop_own_keep(r, t);
     } else if (!done ||
                (atomic_fetch_or(&t->flags, DUSK__KEEP) & DUSK__KEEP)) {
       release(t);
@@ -853,7 +861,6 @@ static int compute_once(dusk_graph *g, int n, dusk_node *const *nodes,
     return dusk__set_error(DUSK_ENOMEM, "compute: out of memory");
   dusk__stats_begin(r);
   r->no_retry = mode & DUSK__NO_RETRY;
-  r->started = async;
   atomic_fetch_add(&g->setting_up, 1); /* before the first claim */
   rc = link_targets(r, n, nodes);
   if (!rc)

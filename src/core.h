@@ -56,9 +56,6 @@ typedef struct dusk__run {
   atomic_int done;
   bool helper;                /* the caller is a worker of pool: it helps */
   bool async;                 /* no one waits: the last finisher settles  */
-  bool started;               /* dusk_start (set before anything runs): a
-                                 target that fails drops its keep as it
-                                 finishes (exec.c)                       */
   bool no_retry;              /* failed targets are answers, not retried  */
   bool winding;               /* the last link found a failed node that
                                  another compute still winds down        */

@@ -197,15 +197,8 @@ dusk_node *dusk__finish(dusk_node *n, int state, dependents ds, bool in_pool) {
   /* The readers in this compute: added before the result is published, so
      that another compute never sees DONE with no ref on it. */
   int ndeps = dependents_count(ds);
-  /* A started compute's target that fails keeps nothing: its keep goes
-     now, before anyone can see it finished (later, it could be a keep of
-     the node's next life; see settle_async). */
-  int refs = ndeps;
-  if (failed && (ds.deps & DEPS_TARGET) && r->started &&
-      (atomic_fetch_and(&n->flags, (uint16_t)~DUSK__KEEP) & DUSK__KEEP))
-    refs--;
-  if (refs)
-    atomic_fetch_add_explicit(&n->refs, refs, memory_order_relaxed);
+  if (ndeps)
+    atomic_fetch_add_explicit(&n->refs, ndeps, memory_order_relaxed);
   uint16_t flags = dusk__publish_state(n, (uint8_t)state);
   /* A cancel keeps its flag only on a node that ends cancelled: one that
      came while the task ran (DUSK_EBUSY), or as the node was being

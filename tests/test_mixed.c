@@ -242,7 +242,7 @@ static void blocked_put(blocked b) {
 static void *watchdog_main(void *arg) {
   (void)arg;
   while (!atomic_load(&g_watch_stop)) {
-    tu_sleep_ms(500);
+    tu_sleep_ms(50);
     double now = tu_now_ms();
     int stalled = 0;
     for (int k = 0; k < SLOTS; k++)
