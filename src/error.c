@@ -138,16 +138,23 @@ char *dusk__format(const char *fmt, ...) {
 }
 
 /* Follow "not run: upstream" links to the first node that did not fail
-   because of an argument (bounded, in case a link was recomputed since). */
-static const dusk_node *root_cause(const dusk_node *n) {
+   because of an argument (bounded, in case a link was recomputed since).
+   Under the graph lock: a failed node is taken up again only under it
+   (compute.c), and then its value slot holds no cause but a count or a
+   dependent, which must not be followed. */
+static const dusk_node *root_cause(dusk_graph *g, const dusk_node *n) {
+  pthread_mutex_lock(&g->lock);
   for (int hops = 0; hops < 1 << 20; hops++) {
-    if (node_state(n) != DUSK__FAILED || atomic_load_explicit(&n->kind, memory_order_relaxed) != DUSK__FAIL_UPSTREAM)
-      return n;
+    if (node_state(n) != DUSK__FAILED ||
+        atomic_load_explicit(&n->kind, memory_order_relaxed) !=
+            DUSK__FAIL_UPSTREAM)
+      break;
     const dusk_node *c = n->val.ptr;
     if (!c || c == n)
-      return n;
+      break;
     n = c;
   }
+  pthread_mutex_unlock(&g->lock);
   return n;
 }
 
@@ -170,7 +177,7 @@ static const char *own_message(dusk_graph *g, const dusk_node *n) {
 static char *not_run_message(dusk_graph *g, const dusk_node *n) {
   char self[128];
   dusk__label(n, self, sizeof self);
-  const dusk_node *root = root_cause(n);
+  const dusk_node *root = root_cause(g, n);
   /* The flag decides (a wait runs such a node again): the links it was
      stopped through may have failed for real since. */
   bool stopped = atomic_load_explicit(&n->flags, memory_order_relaxed) &

@@ -43,7 +43,8 @@ typedef struct dependents {
 } dependents;
 
 static inline dependents dependents_of(const dusk_node *n) {
-  return (dependents){n->deps, (uintptr_t)n->val.i64};
+  return (dependents){n->deps, n->deps & DEPS_TWO ? (uintptr_t)n->val.ptr
+                                                  : (uintptr_t)n->val.i64};
 }
 
 static inline int dependents_count(dependents d) {
