@@ -232,12 +232,14 @@ dusk_node *dusk__node_new(dusk_graph *g, dusk_fn fn, void *udata, int nargs,
   return node_make(g, fn, udata, nargs, args, flags);
 }
 
+static int name_fn(dusk_graph *g, dusk_fn fn, const char *name);
+
 /* dusk__call_new() when fn is not known by `name` on this thread's last
    call: what naming needs is allocated first, so a failure builds nothing. */
 static dusk_node *call_new_named(dusk_graph *g, const char *name, dusk_fn fn,
                                  void *udata, int nargs,
                                  dusk_node *const *args) {
-  int own = dusk__graph_name_fn(g, fn, name);
+  int own = name_fn(g, fn, name);
   char *copy = own == 1 ? dusk__strdup(name) : NULL;
   if (own < 0 || (own == 1 && !copy))
     return NULL;
@@ -326,9 +328,12 @@ void dusk__node_clear_held(dusk_node *n) {
 
 /* --------------------------------------------------------------- names */
 
-int dusk__graph_name_fn(dusk_graph *g, dusk_fn fn, const char *name) {
-  if (tls.last_fn == fn && tls.last_name == name && tls.serial == g->serial)
-    return 0;
+/*
+** Record fn's name (the first name given wins). 0: fn is called `name`;
+** 1: fn has another name, so a node needs one of its own; -1: no memory.
+** Remembered as this thread's last name, which dusk__call_new() asks first.
+*/
+static int name_fn(dusk_graph *g, dusk_fn fn, const char *name) {
   pthread_mutex_lock(&g->lock);
   fname *f = NULL;
   HASH_FIND(hh, g->fnames, &fn, sizeof fn, f);

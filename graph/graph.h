@@ -205,10 +205,6 @@ size_t dusk__graph_count(dusk_graph *g);
 /* The node's number. */
 uint64_t dusk__node_id(const dusk_node *n);
 
-/* Record fn's name (the first name given wins). 0: fn is called `name`;
-   1: fn has another name, so a node needs one of its own; -1: no memory. */
-int dusk__graph_name_fn(dusk_graph *g, dusk_fn fn, const char *name);
-
 /* Give n the name `copy` (taken, also on failure); -1 when out of memory. */
 int dusk__graph_adopt_name(dusk_graph *g, dusk_node *n, char *copy);
 

@@ -41,15 +41,12 @@ static bool retract(dusk_node *n, int s) {
   }
   dusk_graph *g = dusk__graph_of(n);
   pthread_mutex_lock(&g->lock);
-  int how = atomic_load_explicit(&n->kind, memory_order_relaxed);
-  same = node_state(n) == DUSK__FAILED && how != DUSK__FAIL_CANCELLED &&
-         !(how == DUSK__FAIL_OWN && dusk_errcode(n) == DUSK_ECANCELED);
+  same = node_state(n) == DUSK__FAILED && !failed_by_cancel(n);
   if (same)
     atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
   pthread_mutex_unlock(&g->lock);
   return same;
 }
-
 
 int dusk_cancel(dusk_node *n) {
   if (!n || (node_flags(n) & DUSK__LITERAL))

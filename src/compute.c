@@ -237,7 +237,7 @@ static enum link link_to(dusk__run *r, dusk_node *n, dusk_node *consumer) {
          unless the node did not run (its compute stopped for a failure
          elsewhere): that is no answer. */
       bool keep = s == DUSK__FAILED &&
-                  (dusk__failed_cancelled(n) ||
+                  (failed_by_cancel(n) ||
                    (!consumer && r->no_retry && dusk__failure_answers(n)));
       enum claim_result c = keep ? NOT_CLAIMABLE : claim(r, n, s);
       if (c == CLAIMED_NOW)

@@ -156,18 +156,6 @@ static bool defer_count(dusk_node *d, bool in_pool, dusk_node **ready) {
   return true;
 }
 
-/* Does n, finishing in state, end as cancelled: a cancel finished it, or
-   its task stopped for one (it returned DUSK_ECANCELED)? */
-static bool ends_cancelled(const dusk_node *n, int state) {
-  if (state != DUSK__FAILED)
-    return false;
-  int how = atomic_load_explicit(&n->kind, memory_order_relaxed);
-  return how == DUSK__FAIL_CANCELLED ||
-         (how == DUSK__FAIL_OWN &&
-          atomic_load_explicit(&n->pending, memory_order_relaxed) ==
-              DUSK_ECANCELED);
-}
-
 /* Count down d; true when it became ready and is to run next, which it
    does unless the caller already has one (*next): then it is pushed. */
 static inline void count_down_to(dusk_node *d, dusk_node **next) {
@@ -205,7 +193,7 @@ dusk_node *dusk__finish(dusk_node *n, int state, dependents ds, bool in_pool) {
      skipped, came too late unless the task stopped for it; the node is not
      cancelled for later computes. Cleared before any reader is counted
      down: no compute can take the node up again before. */
-  if ((flags & DUSK__CANCELLED) && !ends_cancelled(n, state))
+  if ((flags & DUSK__CANCELLED) && !(failed && failed_by_cancel(n)))
     atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
   if (flags & DUSK__WAITERS)
     dusk__notify_waiters(n, failed);
@@ -216,10 +204,8 @@ dusk_node *dusk__finish(dusk_node *n, int state, dependents ds, bool in_pool) {
     /* With many arguments, defer the count if the last one we deferred was
        for first too. With one, count it all the same: the atomic is what
        orders us against a dusk_cancel() that finishes it while it waits. */
-    if (first->nargs > 1 && defer_count(first, in_pool, &next))
-      ;
-    else if (count_down(first))
-      next = first;
+    if (!(first->nargs > 1 && defer_count(first, in_pool, &next)))
+      count_down_to(first, &next);
   } else if (deps & DEPS_TWO) {
     /* The later one first, as a list would have it. */
     count_down_to((dusk_node *)ds.other, &next);
@@ -376,12 +362,6 @@ static dusk_node *fail_for_memory(dusk_node *n) {
   return dusk__finish(n, DUSK__FAILED, ds, true);
 }
 
-/* How many tasks the calling thread is inside (a task that computes runs
-   others while it waits). */
-static _Thread_local int task_depth;
-
-bool dusk__in_task(void) { return task_depth > 0; }
-
 /* Run n's task. Returns a dependent to run next, or NULL. */
 static dusk_node *run_task(dusk_node *n) {
   dusk__run *r = dusk__run_of(n);
@@ -402,9 +382,7 @@ static dusk_node *run_task(dusk_node *n) {
   dusk_value out = {.kind = DUSK_NONE};
   int timed = DUSK__DIAG_ON() & (DUSK__DIAG_TRACE | DUSK__DIAG_STATS);
   int64_t began = timed ? dusk__now() : 0;
-  task_depth++;
   int rc = n->fn(&t, argv, n->nargs, &out);
-  task_depth--;
   if (timed)
     dusk__diag_task(n, timed, dusk__pool_worker(r->pool) + 1, began);
   if (argv != local)

@@ -99,15 +99,19 @@ static inline bool not_run(const dusk_node *n) {
 }
 
 /*
-** True when n (FAILED) ends cancelled: a cancel finished it, or its task
-** stopped for one. Asked instead of the CANCELLED flag, which a
-** dusk_cancel() that finds the node finished sets for a moment before it
-** takes it back; at rest the two agree (dusk__finish, dusk_cancel).
+** True when n, FAILED, failed by a cancel: a cancel finished it, or its
+** task stopped for one (returned DUSK_ECANCELED). Read from how it failed,
+** not from the CANCELLED flag, which a dusk_cancel() that finds the node
+** finished sets for a moment before it takes it back; at rest the two
+** agree (dusk__finish, dusk_cancel). A node taken up again meanwhile has
+** neither that kind nor that code (its pending count is no error code).
 */
-static inline bool dusk__failed_cancelled(const dusk_node *n) {
+static inline bool failed_by_cancel(const dusk_node *n) {
   int how = atomic_load_explicit(&n->kind, memory_order_relaxed);
   return how == DUSK__FAIL_CANCELLED ||
-         (how == DUSK__FAIL_OWN && dusk_errcode(n) == DUSK_ECANCELED);
+         (how == DUSK__FAIL_OWN &&
+          atomic_load_explicit(&n->pending, memory_order_relaxed) ==
+              DUSK_ECANCELED);
 }
 
 /*
@@ -165,8 +169,11 @@ void dusk__record_cancel(dusk_node *n);
 /* Count down what this thread has deferred (see exec.c). */
 void dusk__publish_deferred(void);
 
-/* Is the calling thread running a task (a compute nested in one)? */
-bool dusk__in_task(void);
+/* Is the calling thread inside a task (a compute nested in one)? Tasks
+   run on workers (and, only when a queue could not grow, on the thread
+   that finished their last argument), so: is it a worker of any pool. A
+   worker outside a task is in a callback, treated the same. */
+static inline bool dusk__in_task(void) { return dusk__own_pool != NULL; }
 
 /* ---- waiters.c */
 

@@ -2225,6 +2225,40 @@ static void *open_later(void *arg) {
 }
 
 /*
+** The wind-down of the two tests below: M(N, G) with N(H), and a start of
+** {M, F} that stops when F fails (DUSK_EIO); H then finishes, and N is
+** given up, held by M while G runs. wind_n() builds H, F and N;
+** wind_down() builds M on the caller's G, starts, and returns once F has
+** failed and H is let go. gstarted: G's gate's started flag, awaited
+** before F fails, or NULL.
+*/
+typedef struct winding {
+  gate gh, gf;
+  atomic_int nruns;
+  dusk_node *f, *n, *m;
+} winding;
+
+static dusk_node *wind_n(dusk_graph *g, winding *w) {
+  *w = (winding){.gh = {.value = 1}, .gf = {.fail = DUSK_EIO}};
+  dusk_node *h = dusk_call(g, t_gate, &w->gh, 0, NULL);
+  w->f = dusk_call(g, t_gate, &w->gf, 0, NULL);
+  w->n = dusk_call(g, t_count, &w->nruns, 1, &h);
+  ck_assert(h != NULL && w->f != NULL && w->n != NULL);
+  return w->n;
+}
+
+static void wind_down(dusk_graph *g, winding *w, dusk_node *gn,
+                      atomic_int *gstarted) {
+  w->m = dusk_call(g, t_count, NULL, 2, (dusk_node *[]){w->n, gn});
+  ck_assert_int_eq(dusk_start(g, 2, (dusk_node *[]){w->m, w->f}), DUSK_OK);
+  ck_assert(gate_started(&w->gh) && gate_started(&w->gf));
+  ck_assert(!gstarted || tu_wait_flag(gstarted, GATE_MS));
+  gate_open(&w->gf);
+  ck_assert_int_eq(dusk_wait(w->f), DUSK_EIO);
+  gate_open(&w->gh); /* N is given up; M holds it while G runs */
+}
+
+/*
 ** A compute waits out another compute's wind-down. A started compute stops
 ** after F fails and gives up N, which it still holds: N's consumer M waits
 ** for G, held by its gate. A compute of N finds N given up and not yet free
@@ -2238,20 +2272,12 @@ START_TEST(test_shared_waits_out_a_wind_down) {
   g_test_thread = pthread_self();
   dusk_pool *p = tu_pool(3);
   dusk_graph *g = tu_graph(p);
-  gate gg = {.value = 1}, gh = {.value = 1}, gf = {.fail = DUSK_EIO};
-  atomic_int nruns = 0;
-  dusk_node *gn = dusk_call(g, t_gate, &gg, 0, NULL);
-  dusk_node *h = dusk_call(g, t_gate, &gh, 0, NULL);
-  dusk_node *f = dusk_call(g, t_gate, &gf, 0, NULL);
-  dusk_node *n = dusk_call(g, t_count, &nruns, 1, &h);
-  dusk_node *m = dusk_call(g, t_count, NULL, 2, (dusk_node *[]){n, gn});
+  gate gg = {.value = 1};
+  winding w;
+  dusk_node *n = wind_n(g, &w);
   cbrec rn = {.expect = n};
   ck_assert_int_eq(dusk_on_done(n, cb_record, &rn), DUSK_OK);
-  ck_assert_int_eq(dusk_start(g, 2, (dusk_node *[]){m, f}), DUSK_OK);
-  ck_assert(gate_started(&gg) && gate_started(&gh) && gate_started(&gf));
-  gate_open(&gf);
-  ck_assert_int_eq(dusk_wait(f), DUSK_EIO);
-  gate_open(&gh); /* N is given up; M holds it while G is shut */
+  wind_down(g, &w, dusk_call(g, t_gate, &gg, 0, NULL), &gg.started);
   ck_assert(wait_at_least(&rn.calls, 1, GATE_MS));
   ck_assert_int_eq(tu_ldi(&rn.code), DUSK_EIO);
 
@@ -2262,13 +2288,13 @@ START_TEST(test_shared_waits_out_a_wind_down) {
   ck_assert_int_eq(dusk_compute(g, n, &out), DUSK_OK);
   ck_assert_int_eq(out.i64, 2);
   ck_assert_int_eq(tu_ldi(&gg.finished), 1); /* it waited for G */
-  ck_assert_int_eq(tu_ldi(&nruns), 1);
+  ck_assert_int_eq(tu_ldi(&w.nruns), 1);
   pthread_join(th, NULL);
-  ck_assert_int_eq(dusk_wait_any(&m, 1, -1), 0);
+  ck_assert_int_eq(dusk_wait_any(&w.m, 1, -1), 0);
   ck_assert_int_eq(tu_ldi(&rn.calls), 1);
   assert_gates_ok(&gg, 1);
-  assert_gates_ok(&gh, 1);
-  assert_gates_ok(&gf, 1);
+  assert_gates_ok(&w.gh, 1);
+  assert_gates_ok(&w.gf, 1);
   dusk_graph_free(g);
   dusk_pool_free(p);
 }
@@ -2278,7 +2304,6 @@ END_TEST
 typedef struct nester {
   dusk_node *n;
   atomic_int rc, done;
-  double took_ms;
 } nester;
 
 static int t_compute_n(dusk_task *t, const dusk_value *args, int nargs,
@@ -2288,10 +2313,8 @@ static int t_compute_n(dusk_task *t, const dusk_value *args, int nargs,
   double end = tu_now_ms() + GATE_MS;
   while (dusk_status(x->n) != DUSK_FAILED && tu_now_ms() < end)
     tu_sleep_ms(0.2);
-  double t0 = tu_now_ms();
   dusk_value v;
   int rc = dusk_compute(dusk_task_graph(t), x->n, &v);
-  x->took_ms = tu_now_ms() - t0;
   atomic_store(&x->rc, rc);
   atomic_store(&x->done, 1);
   *out = dusk_i64(1);
@@ -2311,30 +2334,19 @@ static int t_compute_n(dusk_task *t, const dusk_value *args, int nargs,
 START_TEST(test_shared_nested_wind_down_is_bounded) {
   dusk_pool *p = tu_pool(3);
   dusk_graph *g = tu_graph(p);
-  gate gh = {.value = 1}, gf = {.fail = DUSK_EIO};
-  atomic_int nruns = 0;
-  nester x = {0};
-  dusk_node *h = dusk_call(g, t_gate, &gh, 0, NULL);
-  dusk_node *f = dusk_call(g, t_gate, &gf, 0, NULL);
-  dusk_node *n = dusk_call(g, t_count, &nruns, 1, &h);
-  x.n = n;
-  dusk_node *gn = dusk_call(g, t_compute_n, &x, 0, NULL);
-  dusk_node *m = dusk_call(g, t_count, NULL, 2, (dusk_node *[]){n, gn});
-  ck_assert_int_eq(dusk_start(g, 2, (dusk_node *[]){m, f}), DUSK_OK);
-  ck_assert(gate_started(&gh) && gate_started(&gf));
-  gate_open(&gf);
-  ck_assert_int_eq(dusk_wait(f), DUSK_EIO);
-  gate_open(&gh); /* N is given up; M holds it while G runs */
+  winding w;
+  nester x = {.n = wind_n(g, &w)};
+  wind_down(g, &w, dusk_call(g, t_compute_n, &x, 0, NULL), NULL);
   ck_assert(wait_at_least(&x.done, 1, GATE_MS));
   ck_assert_int_eq(tu_ldi(&x.rc), DUSK_EIO);
-  ck_assert_int_eq(tu_ldi(&nruns), 0);
-  ck_assert_int_eq(dusk_wait_any(&m, 1, -1), 0); /* the stopped one ends */
+  ck_assert_int_eq(tu_ldi(&w.nruns), 0);
+  ck_assert_int_eq(dusk_wait_any(&w.m, 1, -1), 0); /* the stopped one ends */
   dusk_value out = dusk_i64(-1);
-  ck_assert_int_eq(dusk_compute(g, n, &out), DUSK_OK);
+  ck_assert_int_eq(dusk_compute(g, w.n, &out), DUSK_OK);
   ck_assert_int_eq(out.i64, 2);
-  ck_assert_int_eq(tu_ldi(&nruns), 1);
-  assert_gates_ok(&gh, 1);
-  assert_gates_ok(&gf, 1);
+  ck_assert_int_eq(tu_ldi(&w.nruns), 1);
+  assert_gates_ok(&w.gh, 1);
+  assert_gates_ok(&w.gf, 1);
   dusk_graph_free(g);
   dusk_pool_free(p);
 }
@@ -2347,7 +2359,7 @@ END_TEST
 ** and, finding it not DONE (claimed again), drop "its" keep, which was the
 ** new compute's: a kept node with no ref, freed under its reader or spun
 ** on for ever. Many rounds, since the start settles microseconds after its
-** target finishes; each round checks the kept node's refs at rest.
+** target finishes; each round takes the kept value.
 */
 START_TEST(test_start_settles_only_its_own_life) {
   dusk_pool *p = tu_pool(2);
@@ -2363,10 +2375,8 @@ START_TEST(test_start_settles_only_its_own_life) {
     dusk_value out = dusk_i64(-1);
     ck_assert_int_eq(dusk_compute(g, t, &out), DUSK_OK); /* kept again */
     ck_assert_int_eq(out.i64, 2);
-    /* At rest, t is kept by the compute: its value is there to take. */
-    double end = tu_now_ms() + GATE_MS;
-    while (dusk_status(t) != DUSK_DONE && tu_now_ms() < end)
-      tu_sleep_ms(0.1);
+    /* A moment for the start to settle, if it has not: then t, kept by
+       the compute, must still have its value to take. */
     tu_sleep_ms(0.01);
     ck_assert_msg(dusk_status(t) == DUSK_DONE, "round %ld: t is %d", r,
                   (int)dusk_status(t));
