@@ -237,6 +237,25 @@ static inline bool dusk__failure_answers(const dusk_node *n) {
   return !(f & DUSK__NOT_RUN);
 }
 
+/* Write the node's value into *v (borrowed), field by field: a task's
+   arguments are filled so, once per argument, and a whole dusk_value built
+   apart and copied in would be read back from the stack before its parts
+   were written out (a stalled store forward on every argument). */
+static inline void dusk__node_value_to(const dusk_node *n, dusk_value *v) {
+  v->kind =
+      (dusk_kind)atomic_load_explicit(&n->kind, memory_order_relaxed);
+  if (atomic_load_explicit(&n->flags, memory_order_relaxed) & DUSK__BOXED) {
+    const dusk__box *b = (const dusk__box *)n->val.ptr;
+    v->ptr = b->ptr;
+    v->size = b->size;
+    v->free = b->free;
+  } else {
+    v->i64 = n->val.i64;
+    v->size = 0;
+    v->free = NULL;
+  }
+}
+
 /* The node's value as a dusk_value (borrowed). */
 static inline dusk_value dusk__node_value(const dusk_node *n) {
   dusk_value v = {

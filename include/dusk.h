@@ -93,9 +93,31 @@ typedef struct dusk_value {
   void (*free)(void *ptr); /* releases ptr; NULL: nothing to release */
 } dusk_value;
 
-DUSK_API dusk_value dusk_i64(int64_t x);
-DUSK_API dusk_value dusk_f64(double x);
-DUSK_API dusk_value dusk_ptr(void *p, size_t size, void (*free_fn)(void *));
+/*
+** Make a value. Inline, so that a task's `*out = dusk_i64(x)` is written
+** straight into *out: a value made by a call is copied back from the stack
+** before the call's stores are out, which stalls every task. The library
+** also exports each by name, for code that cannot use the header.
+*/
+DUSK_API inline dusk_value dusk_i64(int64_t x) {
+  dusk_value v = {DUSK_I64, {0}, 0, 0};
+  v.i64 = x;
+  return v;
+}
+
+DUSK_API inline dusk_value dusk_f64(double x) {
+  dusk_value v = {DUSK_F64, {0}, 0, 0};
+  v.f64 = x;
+  return v;
+}
+
+/* A pointer; size and free_fn as in dusk_value (0 and NULL: neither). */
+DUSK_API inline dusk_value dusk_ptr(void *p, size_t size,
+                                    void (*free_fn)(void *)) {
+  dusk_value v = {DUSK_PTR, {0}, size, free_fn};
+  v.ptr = p;
+  return v;
+}
 
 /*
 ** Release what a value owns (call v->free(v->ptr) when both are set) and

@@ -377,7 +377,7 @@ static dusk_node *run_task(dusk_node *n) {
     return fail_for_memory(n);
   dusk_node *const *args = dusk__args(n);
   for (int i = 0; i < n->nargs; i++)
-    argv[i] = dusk__node_value(args[i]);
+    dusk__node_value_to(args[i], &argv[i]);
   dusk_task t = {n, r->g, NULL};
   dusk_value out = {.kind = DUSK_NONE};
   int timed = DUSK__DIAG_ON() & (DUSK__DIAG_TRACE | DUSK__DIAG_STATS);

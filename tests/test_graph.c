@@ -161,6 +161,48 @@ START_TEST(test_values_round_trip_and_free_once) {
 }
 END_TEST
 
+/* The library's external definitions, called through pointers the
+   compiler cannot see through, make the values the inline ones make. */
+static dusk_value (*volatile make_i64)(int64_t) = dusk_i64;
+static dusk_value (*volatile make_f64)(double) = dusk_f64;
+static dusk_value (*volatile make_ptr)(void *, size_t,
+                                       void (*)(void *)) = dusk_ptr;
+
+static void same_value(dusk_value a, dusk_value b) {
+  ck_assert_int_eq(a.kind, b.kind);
+  ck_assert(a.i64 == b.i64);
+  ck_assert_uint_eq(a.size, b.size);
+  ck_assert(a.free == b.free);
+}
+
+START_TEST(test_values_exported_constructors_match) {
+  int x = 0;
+  same_value(make_i64(-7), dusk_i64(-7));
+  ck_assert_int_eq(make_i64(INT64_MIN).i64, INT64_MIN);
+  same_value(make_f64(-0.25), dusk_f64(-0.25));
+  ck_assert(make_f64(-0.25).f64 == -0.25);
+  same_value(make_ptr(&x, sizeof x, count_free),
+             dusk_ptr(&x, sizeof x, count_free));
+  dusk_value p = make_ptr(&x, 0, NULL);
+  ck_assert_int_eq(p.kind, DUSK_PTR);
+  ck_assert_ptr_eq(p.ptr, &x);
+  ck_assert_uint_eq(p.size, 0);
+  ck_assert(p.free == NULL);
+  /* and a node hands a task the value it holds, field by field */
+  dusk_graph *g = dusk_graph_new();
+  int *mem = malloc(sizeof *mem);
+  dusk_node *boxed = dusk_literal(g, dusk_ptr(mem, sizeof *mem, count_free));
+  dusk_node *plain = dusk_literal(g, dusk_f64(1.5));
+  dusk_value v = {.kind = DUSK_NONE};
+  dusk__node_value_to(boxed, &v);
+  same_value(v, dusk__node_value(boxed));
+  ck_assert_ptr_eq(v.ptr, mem);
+  dusk__node_value_to(plain, &v);
+  same_value(v, dusk_f64(1.5));
+  dusk_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_values_bad_literal_is_released) {
   atomic_store(&freed, 0);
   dusk_graph *g = dusk_graph_new();
@@ -239,6 +281,7 @@ static Suite *graph_suite(void) {
   tc = tcase_create("values");
   tcase_add_test(tc, test_values_round_trip_and_free_once);
   tcase_add_test(tc, test_values_bad_literal_is_released);
+  tcase_add_test(tc, test_values_exported_constructors_match);
   suite_add_tcase(s, tc);
   tc = tcase_create("threads");
   tcase_add_test(tc, test_threads_build_one_graph_at_once);
