@@ -271,6 +271,13 @@ size_t dusk__graph_count(dusk_graph *g) {
   return count;
 }
 
+size_t dusk__graph_bound(dusk_graph *g) {
+  pthread_mutex_lock(&g->lock);
+  size_t bound = (size_t)g->next_id;
+  pthread_mutex_unlock(&g->lock);
+  return bound;
+}
+
 uint64_t dusk__node_id(const dusk_node *n) {
   const dusk__chunk *c = dusk__chunk_of(n);
   return c->first_id + (uint64_t)(n - (const dusk_node *)(c + 1));

@@ -202,6 +202,10 @@ dusk_node *dusk__call_new(dusk_graph *g, const char *name, dusk_fn fn,
 /* The number of nodes built (a walk over the chunks). */
 size_t dusk__graph_count(dusk_graph *g);
 
+/* At least the number of nodes built, at once: the slots of the chunks
+   handed out. */
+size_t dusk__graph_bound(dusk_graph *g);
+
 /* The node's number. */
 uint64_t dusk__node_id(const dusk_node *n);
 

@@ -117,8 +117,19 @@ static inline dusk_node *entry_node(dusk_node *e) {
   return (dusk_node *)((uintptr_t)e & ~(uintptr_t)ENTRY_TAGS);
 }
 
+/* From this many entries on (1 MiB), the list is sized for the graph. */
+enum { WHOLE_GRAPH_ENTRIES = 1 << 17 };
+
 static int grow_claimed(dusk__run *r) {
   size_t cap = r->cap ? 2 * r->cap : 16;
+  /* A walk claims a node at most once. Once the list is large, size it for
+     every node of the graph rather than copy it at each doubling: a large
+     array is mapped, and its pages cost only as they are first used. */
+  if (cap >= WHOLE_GRAPH_ENTRIES) {
+    size_t all = dusk__graph_bound(r->g);
+    if (all > cap)
+      cap = all;
+  }
   dusk_node **o = dusk__malloc_big(cap * sizeof *o);
   if (!o)
     return -1;
