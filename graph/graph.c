@@ -285,12 +285,12 @@ uint64_t dusk__node_id(const dusk_node *n) {
 
 /* -------------------------------------------------------------- values */
 
-int dusk__node_set_boxed(dusk_node *n, dusk_value v) {
+int dusk__node_set_boxed(dusk_node *n, const dusk_value *v) {
   dusk__box *b = dusk__malloc(sizeof *b);
   if (!b)
     return -1;
-  *b = (dusk__box){v.ptr, v.size, v.free};
-  atomic_store_explicit(&n->kind, (uint8_t)v.kind, memory_order_relaxed);
+  *b = (dusk__box){v->ptr, v->size, v->free};
+  atomic_store_explicit(&n->kind, (uint8_t)v->kind, memory_order_relaxed);
   n->val.ptr = b;
   atomic_store_explicit(&dusk__graph_of(n)->boxes, true, memory_order_relaxed);
   atomic_fetch_or_explicit(&n->flags, DUSK__BOXED, memory_order_relaxed);

@@ -276,16 +276,18 @@ static inline dusk_value dusk__node_value(const dusk_node *n) {
 }
 
 /* The slow halves of the two below: a boxed value (graph.c). */
-int dusk__node_set_boxed(dusk_node *n, dusk_value v);
+int dusk__node_set_boxed(dusk_node *n, const dusk_value *v);
 void dusk__node_clear_held(dusk_node *n);
 
-/* Store v as n's value; -1 when out of memory (v is then not stored).
-   Inline: it runs once per task, and a plain value is two stores. */
-static inline int dusk__node_set_value(dusk_node *n, dusk_value v) {
-  if (v.kind == DUSK_PTR && (v.size || v.free))
+/* Store *v as n's value; -1 when out of memory (v is then not stored).
+   Inline: it runs once per task, and a plain value is two stores. By
+   pointer, and read field by field: a task has just written *v, and a
+   copy would read it back in wider pieces than were stored (a stall). */
+static inline int dusk__node_set_value(dusk_node *n, const dusk_value *v) {
+  if (v->kind == DUSK_PTR && (v->size || v->free))
     return dusk__node_set_boxed(n, v);
-  atomic_store_explicit(&n->kind, (uint8_t)v.kind, memory_order_relaxed);
-  n->val.i64 = v.kind == DUSK_NONE ? 0 : v.i64;
+  atomic_store_explicit(&n->kind, (uint8_t)v->kind, memory_order_relaxed);
+  n->val.i64 = v->kind == DUSK_NONE ? 0 : v->i64;
   return 0;
 }
 

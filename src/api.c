@@ -65,7 +65,7 @@ static inline bool check_literal(const char *who, dusk_graph *g, dusk_value v) {
 static inline dusk_node *build_literal(const char *who, dusk_graph *g,
                                        dusk_value v) {
   dusk_node *n = dusk__node_new(g, NULL, NULL, 0, NULL, DUSK__LITERAL);
-  if (!n || dusk__node_set_value(n, v) != 0) {
+  if (!n || dusk__node_set_value(n, &v) != 0) {
     dusk_value_clear(&v);
     dusk__set_error(DUSK_ENOMEM, "%s: out of memory", who);
     return NULL; /* a node made before the failure stays unused in g */

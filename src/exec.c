@@ -396,7 +396,7 @@ static dusk_node *run_task(dusk_node *n) {
       out.free(out.ptr);
     out = (dusk_value){.kind = DUSK_NONE};
   }
-  if (rc == 0 && dusk__node_set_value(n, out) != 0)
+  if (rc == 0 && dusk__node_set_value(n, &out) != 0)
     rc = DUSK_ENOMEM;
   if (rc != 0) {
     /* What a failing task wrote is released: a pointer, or a value of no
