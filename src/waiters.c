@@ -113,6 +113,13 @@ bool dusk__remove_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer) {
   return found;
 }
 
+/* The test hook (see run.h): one relaxed load per notice while unset. */
+static _Atomic(dusk__notice_hook) notice_hook;
+
+void dusk__set_notice_hook(dusk__notice_hook hook) {
+  atomic_store(&notice_hook, hook);
+}
+
 /*
 ** Tell the waiters of other computes, and the callbacks, that n finished.
 ** The graph lock is held while counting down, so that a compute undoing its
@@ -121,6 +128,10 @@ bool dusk__remove_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer) {
 */
 void dusk__notify_waiters(dusk_node *n, bool failed) {
   dusk_graph *g = dusk__graph_of(n);
+  dusk__notice_hook hook =
+      atomic_load_explicit(&notice_hook, memory_order_relaxed);
+  if (hook)
+    hook(n);
   pthread_mutex_lock(&g->lock);
   wlist *l = NULL;
   HASH_FIND_PTR(g->waiters, &n, l);
