@@ -115,7 +115,7 @@ int dusk_cancel(dusk_node *n) {
         continue;
       dusk__record_cancel(n);
       if (dusk__publish_state(n, DUSK__FAILED) & DUSK__WAITERS)
-        dusk__notify_waiters(n, true);
+        dusk__notify_waiters(n, NULL, true);
       return DUSK_OK;
     default: { /* DONE or FAILED: too late, or stopped by a cancel */
       /* Its worker may have seen our flag before we saw its state: it then

@@ -35,7 +35,9 @@
 **   WAITERS flag (seq_cst); a registrant sets the flag (seq_cst), then reads
 **   the state. One of them sees the other. Both hold the graph lock while
 **   they touch the waiter list, and the finisher counts down waiting nodes
-**   under it, so a registration can be undone exactly.
+**   under it, so a registration can be undone exactly. A waiter names the
+**   life of the node it waits for: a finisher held up until the node lives
+**   again answers only the waiters of its own life (waiters.c).
 ** - A compute ends when its last target finishes. Every node it claimed is
 **   an ancestor of a target, so it finished before that; a finisher touches
 **   nothing of the compute after counting down the targets.

@@ -196,7 +196,7 @@ dusk_node *dusk__finish(dusk_node *n, int state, dependents ds, bool in_pool) {
   if ((flags & DUSK__CANCELLED) && !(failed && failed_by_cancel(n)))
     atomic_fetch_and(&n->flags, (uint16_t)~DUSK__CANCELLED);
   if (flags & DUSK__WAITERS)
-    dusk__notify_waiters(n, failed);
+    dusk__notify_waiters(n, r, failed);
   uintptr_t deps = ds.deps;
   dusk_node *first = (dusk_node *)(deps & ~(uintptr_t)DEPS_TAGS);
   dusk_node *next = NULL;

@@ -186,8 +186,17 @@ bool dusk__add_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer,
 /* Undo a registration if it is still there; true if it was. */
 bool dusk__remove_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer);
 
-/* Tell the waiters of other computes, and the callbacks, that n finished. */
-void dusk__notify_waiters(dusk_node *n, bool failed);
+/* Tell the waiters of n's life `life` (the compute that ran n; NULL: none),
+   and the callbacks, that n finished. Waiters of a later life stay. */
+void dusk__notify_waiters(dusk_node *n, const dusk__run *life, bool failed);
+
+/*
+** Test hook (tests/test_waiters.c): hook(n) is called at the start of every
+** notice of n, before the graph lock is taken: where a finisher may be held
+** up while the node moves on. NULL (the default): none.
+*/
+typedef void (*dusk__notice_hook)(dusk_node *n);
+void dusk__set_notice_hook(dusk__notice_hook hook);
 
 /* ---- compute.c */
 

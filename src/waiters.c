@@ -12,6 +12,18 @@
 ** fences are in exec.c). Both hold the graph lock while they touch the
 ** list, and the finisher counts down waiting nodes under it, so that a
 ** registration can be undone exactly (compute.c's undo).
+**
+** Lives. A node lives many times (computed, released, computed again), and
+** its finisher takes the graph lock only after it has published the node's
+** state: held up in between, it may come to the list when the node has
+** been read, released and taken up by a new compute, whose waiters are
+** listed by then. So a compute's waiter names the life it waits for (the
+** compute that runs the node), and a finisher answers only the waiters of
+** its own life; the others stay, and so does the flag, for their own
+** finisher. A waiter's ref holds its life (a DONE node with a ref does not
+** go IDLE; a FAILED one is not taken up again, see compute.c's claim), so
+** the life it names is still running or finished, never reused. Callbacks
+** hold nothing and wait for whichever finish comes first.
 */
 #include "src/run.h"
 #include "src/uthash_dusk.h"
@@ -20,6 +32,7 @@ typedef struct dusk__waiter {
   struct dusk__waiter *next;
   dusk_node *consumer; /* a node of another compute, or NULL: a target */
   dusk__run *run;      /* NULL: a callback                               */
+  dusk__run *life;     /* the compute that runs the node (not a callback) */
   dusk_done_fn cb;
   void *udata;
 } waiter;
@@ -67,27 +80,42 @@ static bool enlist(dusk_graph *g, const dusk_node *n, waiter **w,
   return true;
 }
 
-/* Register (consumer or, when NULL, the run itself) as a waiter on n, which
-   another compute runs. Returns false if n finished meanwhile. */
+/*
+** Register (consumer or, when NULL, the run itself) as a waiter on n, which
+** another compute runs. Returns false if n finished meanwhile.
+**
+** The ref is taken before the life is read: from then on n stays in the
+** life it is in, and its run is that life's (read after its state: a
+** claim stores the run before CLAIMED). Until then n may have finished and
+** been taken up again (nothing held it): found between two lives (IDLE,
+** or being claimed), we look again. Any life we name finishes after our
+** announce, so its finisher sees the flag and comes for us.
+*/
 bool dusk__add_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer,
                       int *nomem) {
   waiter *w = dusk__malloc(sizeof *w);
   wlist *fresh = dusk__malloc(sizeof *fresh);
   dusk_graph *g = r->g;
-  bool added = false;
+  bool held = false, added = false;
   pthread_mutex_lock(&g->lock);
   int s = announce(n);
   if (s == DUSK__CLAIMED || s == DUSK__RUNNING) {
-    if (w)
-      *w = (waiter){.consumer = consumer, .run = r};
-    if (w && enlist(g, n, &w, &fresh)) {
-      atomic_fetch_add(&n->refs, 1); /* the result stays until we read it */
-      added = true;
-    } else {
-      *nomem = 1;
+    atomic_fetch_add(&n->refs, 1); /* the result stays until we read it */
+    held = true;
+    s = atomic_load_explicit(&n->state, memory_order_seq_cst);
+    dusk__run *life = dusk__run_of(n);
+    if (s != DUSK__IDLE && s != DUSK__CLAIMING) {
+      if (w)
+        *w = (waiter){.consumer = consumer, .run = r, .life = life};
+      if (w && enlist(g, n, &w, &fresh))
+        added = true;
+      else
+        *nomem = 1;
     }
   }
   pthread_mutex_unlock(&g->lock);
+  if (held && !added)
+    release(n); /* out of the lock: it may free a result of a new life */
   dusk__free(w);
   dusk__free(fresh);
   return added;
@@ -113,24 +141,57 @@ bool dusk__remove_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer) {
   return found;
 }
 
+/* The test hook (see run.h): one relaxed load per notice while unset. */
+static _Atomic(dusk__notice_hook) notice_hook;
+
+void dusk__set_notice_hook(dusk__notice_hook hook) {
+  atomic_store(&notice_hook, hook);
+}
+
 /*
-** Tell the waiters of other computes, and the callbacks, that n finished.
-** The graph lock is held while counting down, so that a compute undoing its
-** set-up sees either the registration or its effect; nodes that became
-** ready are pushed after.
+** Take from l the callbacks and the waiters of life, in their order; NULL
+** when there are none. The waiters of other lives stay in l.
 */
-void dusk__notify_waiters(dusk_node *n, bool failed) {
+static waiter *take_life(wlist *l, const dusk__run *life) {
+  waiter *taken = NULL, **tail = &taken;
+  for (waiter **p = &l->first; *p;) {
+    waiter *w = *p;
+    if (w->run && w->life != life) {
+      p = &w->next;
+      continue;
+    }
+    *p = w->next;
+    w->next = NULL;
+    *tail = w;
+    tail = &w->next;
+  }
+  return taken;
+}
+
+/*
+** Tell the waiters of n's life `life` (the compute that ran it; NULL: none,
+** a cancel of an idle node), and the callbacks, that n finished. The graph
+** lock is held while counting down, so that a compute undoing its set-up
+** sees either the registration or its effect; nodes that became ready are
+** pushed after.
+*/
+void dusk__notify_waiters(dusk_node *n, const dusk__run *life, bool failed) {
   dusk_graph *g = dusk__graph_of(n);
+  dusk__notice_hook hook =
+      atomic_load_explicit(&notice_hook, memory_order_relaxed);
+  if (hook)
+    hook(n);
   pthread_mutex_lock(&g->lock);
   wlist *l = NULL;
   HASH_FIND_PTR(g->waiters, &n, l);
-  waiter *w = NULL;
-  if (l) {
+  waiter *w = l ? take_life(l, life) : NULL;
+  if (l && !l->first) {
     HASH_DEL(g->waiters, l);
-    w = l->first;
     dusk__free(l);
+    l = NULL;
   }
-  atomic_fetch_and(&n->flags, (uint16_t)~DUSK__WAITERS);
+  if (!l) /* no one left: a later waiter puts it up again */
+    atomic_fetch_and(&n->flags, (uint16_t)~DUSK__WAITERS);
   waiter *ready = NULL, *targets = NULL, *calls = NULL;
   int code = failed ? dusk_errcode(n) : DUSK_OK;
   bool given_up = failed && not_run(n);
