@@ -204,9 +204,14 @@ static inline enum claim_result claim(dusk__run *r, dusk_node *n, int s) {
   atomic_store_explicit(&n->run, r, memory_order_relaxed);
   n->deps = 0;
   n->val.i64 = 0; /* no dependents yet (see DEPS_TWO) */
+  /* Read after the CAS, both sequentially consistent: a callback that
+     found n idle has put WAITERS up by now (dusk__waiters_claimed). */
+  uint16_t flags = atomic_load_explicit(&n->flags, memory_order_seq_cst);
   uint16_t life = DUSK__SHARED | DUSK__NOT_RUN;
-  if (node_flags(n) & life) /* a new life: none of these holds yet */
+  if (flags & life) /* a new life: none of these holds yet */
     atomic_fetch_and(&n->flags, (uint16_t)~life);
+  if (flags & DUSK__WAITERS)
+    dusk__waiters_claimed(n, r);
   atomic_store_explicit(&n->pending, 1 + n->nargs, memory_order_relaxed);
   atomic_store_explicit(&n->state, DUSK__CLAIMED, memory_order_release);
   return CLAIMED_NOW;

@@ -186,9 +186,14 @@ bool dusk__add_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer,
 /* Undo a registration if it is still there; true if it was. */
 bool dusk__remove_waiter(dusk__run *r, dusk_node *n, dusk_node *consumer);
 
-/* Tell the waiters of n's life `life` (the compute that ran n; NULL: none),
-   and the callbacks, that n finished. Waiters of a later life stay. */
+/* Tell the waiters and callbacks of n's life `life` (the compute that ran
+   n; NULL: none, a cancel of an idle node) that n finished. Those of a
+   later life stay. */
 void dusk__notify_waiters(dusk_node *n, const dusk__run *life, bool failed);
+
+/* r claimed n, whose WAITERS flag is up: callbacks registered while n was
+   idle wait for r's life. */
+void dusk__waiters_claimed(dusk_node *n, dusk__run *r);
 
 /*
 ** Test hook (tests/test_waiters.c): hook(n) is called at the start of every

@@ -22,8 +22,14 @@
 ** its own life; the others stay, and so does the flag, for their own
 ** finisher. A waiter's ref holds its life (a DONE node with a ref does not
 ** go IDLE; a FAILED one is not taken up again, see compute.c's claim), so
-** the life it names is still running or finished, never reused. Callbacks
-** hold nothing and wait for whichever finish comes first.
+** the life it names is still running or finished, never reused. A callback
+** holds nothing; it names the life it was registered in, or none when the
+** node was idle: then the compute that claims the node next stamps it with
+** its own (dusk__waiters_claimed), so a late finisher of an earlier life
+** never calls it. A life a callback names is never reused before its
+** finisher has called it: that finisher saw the flag (the callback was
+** listed while the life ran, or stamped before it ran) and a compute ends
+** only after the finishes of its nodes.
 */
 #include "src/run.h"
 #include "src/uthash_dusk.h"
@@ -32,7 +38,8 @@ typedef struct dusk__waiter {
   struct dusk__waiter *next;
   dusk_node *consumer; /* a node of another compute, or NULL: a target */
   dusk__run *run;      /* NULL: a callback                               */
-  dusk__run *life;     /* the compute that runs the node (not a callback) */
+  dusk__run *life;     /* the compute that runs the node; NULL: a callback
+                          registered while no compute did (claim stamps it) */
   dusk_done_fn cb;
   void *udata;
 } waiter;
@@ -149,14 +156,14 @@ void dusk__set_notice_hook(dusk__notice_hook hook) {
 }
 
 /*
-** Take from l the callbacks and the waiters of life, in their order; NULL
-** when there are none. The waiters of other lives stay in l.
+** Take from l the waiters and callbacks of life, in their order; NULL when
+** there are none. Those of other lives stay in l.
 */
 static waiter *take_life(wlist *l, const dusk__run *life) {
   waiter *taken = NULL, **tail = &taken;
   for (waiter **p = &l->first; *p;) {
     waiter *w = *p;
-    if (w->run && w->life != life) {
+    if (w->life != life) {
       p = &w->next;
       continue;
     }
@@ -242,13 +249,25 @@ int dusk__on_done(dusk_node *n, dusk_done_fn cb, void *udata) {
   wlist *fresh = dusk__malloc(sizeof *fresh);
   int rc = DUSK_OK;
   bool now = false;
-  pthread_mutex_lock(&g->lock);
-  int s = announce(n);
+  int s;
+  /* Being claimed: its life is not known yet (a claim stamps callbacks
+     before it publishes CLAIMED). A moment, then look again. */
+  for (;;) {
+    pthread_mutex_lock(&g->lock);
+    s = announce(n);
+    if (s != DUSK__CLAIMING)
+      break;
+    pthread_mutex_unlock(&g->lock);
+    cpu_wait();
+  }
   if (s == DUSK__DONE || s == DUSK__FAILED) {
     now = true;
   } else {
+    /* The life it waits for: the compute that runs n, or none yet (IDLE;
+       read after CLAIMED, the claim stored its run before). */
+    dusk__run *life = s == DUSK__IDLE ? NULL : dusk__run_of(n);
     if (w)
-      *w = (waiter){.cb = cb, .udata = udata};
+      *w = (waiter){.cb = cb, .udata = udata, .life = life};
     if (!w || !enlist(g, n, &w, &fresh))
       rc = DUSK_ENOMEM;
   }
@@ -258,6 +277,24 @@ int dusk__on_done(dusk_node *n, dusk_done_fn cb, void *udata) {
   if (now)
     cb(n, node_state(n) == DUSK__FAILED ? dusk_errcode(n) : DUSK_OK, udata);
   return rc;
+}
+
+/*
+** r has claimed n and n's WAITERS flag is up: callbacks registered while n
+** was idle now wait for this life. The registrant put the flag up before
+** it read IDLE, under the graph lock, and the claim read the flag after
+** its CAS (both sequentially consistent): one that read IDLE is listed by
+** the time we get the lock.
+*/
+void dusk__waiters_claimed(dusk_node *n, dusk__run *r) {
+  dusk_graph *g = dusk__graph_of(n);
+  pthread_mutex_lock(&g->lock);
+  wlist *l = NULL;
+  HASH_FIND_PTR(g->waiters, &n, l);
+  for (waiter *w = l ? l->first : NULL; w; w = w->next)
+    if (!w->run && !w->life)
+      w->life = r;
+  pthread_mutex_unlock(&g->lock);
 }
 
 /* ------------------------------------------------------------ freeing */
