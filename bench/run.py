@@ -8,9 +8,13 @@ Run from anywhere; it works in the repository root. It configures and builds
 build-bench/ (cmake -S . -B build-bench -DDUSK_BUILD_BENCH=ON
 -DCMAKE_BUILD_TYPE=Release), calibrates W5's busy loop once for the whole
 run, then for each repetition, each workload, each thread count (1, 2) runs
-each runtime in turn, one process per run, each with --warm (one untimed
-run first in the same process: BENCH.md's figures are warm). Interleaving
-spreads the drift of a shared machine over every runtime alike.
+each runtime in turn, in an order shuffled afresh each time (a fixed seed:
+the same order on every run of the script), one process per run, each with
+--warm (one untimed run first in the same process: BENCH.md's figures are
+warm). Interleaving spreads the drift of a shared machine over every
+runtime alike; shuffling spreads what a run leaves behind for the next one
+(a fixed order had one runtime always follow the same one, and the same
+binary measured up to a quarter slower in one place than in another).
 
 Full mode: the sizes of BENCH.md, 5 repetitions, writes bench/RESULTS.md.
 --quick: a tenth of the sizes, 3 repetitions, writes build-bench/
@@ -23,6 +27,7 @@ import datetime
 import os
 import re
 import platform
+import random
 import shlex
 import statistics
 import subprocess
@@ -169,11 +174,14 @@ def run_all(args, runtimes, built, env):
     results, failures, loads = [], [], []
     raw = open(os.path.join(BUILD, "bench-raw.txt"), "w")
     sizes = SIZES[args.mode]
+    shuffle = random.Random(20261130).shuffle
     for rep in range(1, args.reps + 1):
         log("--- repetition %d of %d" % (rep, args.reps))
         for w in args.workloads:
             for t in THREADS:
-                for name, cmd, threads, works, _ in runtimes:
+                order = list(runtimes)
+                shuffle(order)
+                for name, cmd, threads, works, _ in order:
                     if t not in threads_of(name, threads, w) or \
                             w not in works:
                         continue
@@ -404,7 +412,8 @@ def report(args, runtimes, st, failures, loads, command, started, elapsed):
     add("    " + command)
     add("")
     add("%d repetition%s, interleaved (each repetition: each workload, each "
-        "thread count, each runtime in turn), one process per run, each "
+        "thread count, each runtime in turn, in an order shuffled afresh "
+        "each time), one process per run, each "
         "timed after one untimed warm-up run of the same case in the same "
         "process. Figures are nanoseconds per task, **medians**, graph "
         "construction, execution and freeing together; `a / b` is 1 / 2 "
