@@ -120,6 +120,13 @@ extern atomic_int dusk__diag;
 /* The diagnostics that are on: one relaxed load. A build with DUSK_NO_DIAG
    defined compiles the hooks out; bench/ measures it beside the normal
    build, to show that diagnostics cost nothing while they are off. */
+/* Off the hot path: what runs only while diagnostics are on. */
+#if defined(__GNUC__)
+#define DUSK__COLD __attribute__((noinline, cold))
+#else
+#define DUSK__COLD
+#endif
+
 #ifdef DUSK_NO_DIAG
 #define DUSK__DIAG_ON() 0
 #else
