@@ -190,32 +190,34 @@ static void *inbox_next(dusk__pool *p) {
   return x;
 }
 
-/* Take a chunk of the inbox: return one item, push the rest onto our deque. */
+/*
+** Take a chunk of the inbox: return its first item, and push the rest onto
+** our deque last first, so that they run in the inbox's order too (a deque
+** pops what was pushed last). The order a compute hands its ready tasks
+** over in is the order they were built in, often the order their data lies
+** in: the rows of a file, read ahead by the library that reads them.
+** Popped in reverse, every read of a row missed HDF5's read-ahead.
+*/
 static void *take_inbox(worker *w) {
   dusk__pool *p = w->pool;
   if (!inbox_nonempty(p))
     return NULL;
+  void *grab[INBOX_CHUNK];
   pthread_mutex_lock(&p->inbox_lock);
   size_t avail = atomic_load_explicit(&p->inbox_count, memory_order_relaxed);
-  size_t k = chunk_of(p, avail);
-  void *first = inbox_next(p);
-  size_t taken = first ? 1 : 0;
-  for (; taken < k; taken++) {
-    void *x = inbox_next(p);
-    if (!x)
-      break;
-    if (dusk__deque_push(&w->q, x) != 0) { /* no memory: run it ourselves */
-      pthread_mutex_unlock(&p->inbox_lock);
-      atomic_fetch_sub(&p->inbox_count, taken + 1);
-      w->pool->run(x);
-      return first;
-    }
-  }
+  size_t k = chunk_of(p, avail), taken = 0;
+  while (taken < k && (grab[taken] = inbox_next(p)) != NULL)
+    taken++;
   atomic_fetch_sub_explicit(&p->inbox_count, taken, memory_order_release);
   pthread_mutex_unlock(&p->inbox_lock);
+  size_t left = taken; /* grab[1, left) are still to be pushed */
+  while (left > 1 && dusk__deque_push(&w->q, grab[left - 1]) == 0)
+    left--;
+  for (size_t i = 1; i < left; i++) /* no memory to queue them: run them */
+    w->pool->run(grab[i]);
   if (dusk__deque_size(&w->q) > 1)
     wake_others(p, false); /* there is more than we will do next */
-  return first;
+  return taken ? grab[0] : NULL;
 }
 
 static void *steal_round(worker *w) {

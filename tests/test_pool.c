@@ -80,6 +80,57 @@ START_TEST(test_run_each_item_once) {
 }
 END_TEST
 
+/* Items as run, in order, by a pool of run_logged. */
+enum { N_LOGGED = 3000 };
+static void *logged[N_LOGGED];
+static atomic_int nlogged;
+
+static void run_logged(void *x) {
+  if (!x) /* the worker ran dry */
+    return;
+  int k = atomic_fetch_add(&nlogged, 1);
+  if (k < N_LOGGED)
+    logged[k] = x;
+}
+
+/*
+** Items handed over from outside run in the order given on one worker,
+** both ways (copied into the inbox, lent as a batch): a worker takes a
+** chunk of the inbox at a time, and pushing it onto its deque first to
+** last ran each chunk backwards (the deque pops what came last). A compute
+** hands its ready tasks over in the order they were built, which is often
+** the order their data lies in.
+*/
+START_TEST(test_run_inbox_order_kept_on_one_worker) {
+  static char items[N_LOGGED];
+  void **v = malloc(N_LOGGED * sizeof *v);
+  for (int i = 0; i < N_LOGGED; i++)
+    v[i] = &items[i];
+  for (int lent = 0; lent < 2; lent++) {
+    atomic_store(&nlogged, 0);
+    int err = 0;
+    dusk__pool *p = dusk__pool_new(1, run_logged, &err);
+    ck_assert_ptr_nonnull(p);
+    dusk__batch b = {0};
+    if (lent)
+      dusk__pool_push_batch(p, &b, v, N_LOGGED);
+    else
+      ck_assert_int_eq(dusk__pool_push_many(p, v, N_LOGGED), 0);
+    dusk__pool_free(p); /* runs what is queued first */
+    ck_assert_int_eq(atomic_load(&nlogged), N_LOGGED);
+    int first_out = -1;
+    for (int i = 0; i < N_LOGGED && first_out < 0; i++)
+      if (logged[i] != &items[i])
+        first_out = i;
+    ck_assert_msg(first_out < 0, "%s: item %d ran at place %d",
+                  lent ? "lent" : "copied",
+                  first_out < 0 ? 0 : (int)((char *)logged[first_out] - items),
+                  first_out);
+  }
+  free(v);
+}
+END_TEST
+
 START_TEST(test_run_items_pushed_by_workers) {
   atomic_store(&total_runs, 0);
   dusk__pool *p = make_pool(3);
@@ -255,6 +306,7 @@ static Suite *pool_suite(void) {
   Suite *s = suite_create("pool");
   TCase *tc = tcase_create("run");
   tcase_add_test(tc, test_run_each_item_once);
+  tcase_add_test(tc, test_run_inbox_order_kept_on_one_worker);
   tcase_add_test(tc, test_run_items_pushed_by_workers);
   tcase_add_test(tc, test_run_free_runs_what_is_queued);
   suite_add_tcase(s, tc);
