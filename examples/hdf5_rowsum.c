@@ -20,8 +20,8 @@
 **   split, with a limit and blocks of 8 rows or more: a read_block task
 **     reads the rows into a buffer, which dusk gives back (to be used by
 **     a later read) as soon as a sum_block task has summed it; with
-**     --write-rows a row_sums task hands
-**     the row sums to a write_block task.
+**     --write-rows a row_sums task hands the row sums to a write_block
+**     task.
 **
 ** A tree of "add" tasks, two by two, then adds the blocks. The answer is
 ** checked against a sequential read of the same blocks, with the same read
