@@ -176,8 +176,8 @@ static waiter *take_life(wlist *l, const dusk__run *life) {
 }
 
 /*
-** Tell the waiters of n's life `life` (the compute that ran it; NULL: none,
-** a cancel of an idle node), and the callbacks, that n finished. The graph
+** Tell the waiters and callbacks of n's life `life` (the compute that ran
+** it; NULL: none, a cancel of an idle node) that n finished. The graph
 ** lock is held while counting down, so that a compute undoing its set-up
 ** sees either the registration or its effect; nodes that became ready are
 ** pushed after.
