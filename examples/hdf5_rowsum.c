@@ -138,6 +138,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -187,9 +188,27 @@ typedef struct input {
   hid_t dset;                  /* the 2-D dataset               */
   hid_t rowsums;               /* --write-rows: the 1-D output  */
   hsize_t rows, cols;
-  _Atomic(struct reader *) kept[KEPT_READERS]; /* idle readers, or NULL */
-  _Atomic(struct buffer *) spare[KEPT_BUFFERS]; /* block buffers, or NULL */
+  _Atomic(void *) kept[KEPT_READERS];  /* idle readers, or NULL         */
+  _Atomic(void *) spare[KEPT_BUFFERS]; /* idle block buffers, or NULL   */
 } input;
+
+/* One of n slots' idle things, or NULL when all are empty. Any thread. */
+static void *spare_take(_Atomic(void *) *slots, int n) {
+  void *x = NULL;
+  for (int i = 0; i < n && x == NULL; i++)
+    x = atomic_exchange(&slots[i], NULL);
+  return x;
+}
+
+/* Put x in an empty one of n slots; false when all are full. Any thread. */
+static bool spare_put(_Atomic(void *) *slots, int n, void *x) {
+  for (int i = 0; i < n; i++) {
+    void *none = NULL;
+    if (atomic_compare_exchange_strong(&slots[i], &none, x))
+      return true;
+  }
+  return false;
+}
 
 #if defined(__GNUC__)
 #define PRINTF_LIKE __attribute__((format(printf, 1, 2)))
@@ -410,9 +429,7 @@ static int reader_open(reader *r, const input *in, hsize_t most) {
 ** Give it back with reader_give(). Any thread.
 */
 static reader *reader_take(input *in, hsize_t most) {
-  reader *r = NULL;
-  for (int i = 0; i < KEPT_READERS && r == NULL; i++)
-    r = atomic_exchange(&in->kept[i], NULL);
+  reader *r = spare_take(in->kept, KEPT_READERS);
   if (r != NULL && r->most >= most)
     return r;
   if (r != NULL)
@@ -432,23 +449,17 @@ static reader *reader_take(input *in, hsize_t most) {
 ** makes none. Beyond KEPT_READERS kept, r is closed. Any thread.
 */
 static void reader_give(input *in, reader *r) {
-  for (int i = 0; i < KEPT_READERS; i++) {
-    reader *none = NULL;
-    if (atomic_compare_exchange_strong(&in->kept[i], &none, r))
-      return;
-  }
+  if (spare_put(in->kept, KEPT_READERS, r))
+    return;
   reader_close(r);
   free(r);
 }
 
 /* Close the readers kept; no read may run. */
 static void close_readers(input *in) {
-  for (int i = 0; i < KEPT_READERS; i++) {
-    reader *r = atomic_exchange(&in->kept[i], NULL);
-    if (r != NULL) {
-      reader_close(r);
-      free(r);
-    }
+  for (reader *r; (r = spare_take(in->kept, KEPT_READERS)) != NULL;) {
+    reader_close(r);
+    free(r);
   }
 }
 
@@ -596,9 +607,7 @@ typedef struct buffer {
 
 /* A buffer of n doubles for in: a kept one if large enough, else new. */
 static double *buffer_take(input *in, size_t n) {
-  buffer *b = NULL;
-  for (int i = 0; i < KEPT_BUFFERS && b == NULL; i++)
-    b = atomic_exchange(&in->spare[i], NULL);
+  buffer *b = spare_take(in->spare, KEPT_BUFFERS);
   if (b != NULL && b->cap >= n)
     return b->data;
   free(b);
@@ -613,18 +622,14 @@ static double *buffer_take(input *in, size_t n) {
 /* The free function of a block's value: keep its buffer, or free it. */
 static void buffer_give(void *data) {
   buffer *b = (buffer *)((char *)data - offsetof(buffer, data));
-  for (int i = 0; i < KEPT_BUFFERS; i++) {
-    buffer *none = NULL;
-    if (atomic_compare_exchange_strong(&b->in->spare[i], &none, b))
-      return;
-  }
-  free(b);
+  if (!spare_put(b->in->spare, KEPT_BUFFERS, b))
+    free(b);
 }
 
 /* Free the buffers kept; no block value may be left. */
 static void free_buffers(input *in) {
-  for (int i = 0; i < KEPT_BUFFERS; i++)
-    free(atomic_exchange(&in->spare[i], NULL));
+  for (void *b; (b = spare_take(in->spare, KEPT_BUFFERS)) != NULL;)
+    free(b);
 }
 
 /*

@@ -262,16 +262,8 @@ static inline void dusk__node_value_to(const dusk_node *n, dusk_value *v) {
 
 /* The node's value as a dusk_value (borrowed). */
 static inline dusk_value dusk__node_value(const dusk_node *n) {
-  dusk_value v = {
-      .kind = (dusk_kind)atomic_load_explicit(&n->kind, memory_order_relaxed)};
-  if (atomic_load_explicit(&n->flags, memory_order_relaxed) & DUSK__BOXED) {
-    const dusk__box *b = (const dusk__box *)n->val.ptr;
-    v.ptr = b->ptr;
-    v.size = b->size;
-    v.free = b->free;
-  } else {
-    v.i64 = n->val.i64;
-  }
+  dusk_value v;
+  dusk__node_value_to(n, &v);
   return v;
 }
 

@@ -533,9 +533,9 @@ DUSK_API int dusk_wait_any(dusk_node *const *nodes, int count,
 ** graph is freed first, it is called from dusk_graph_free() with
 ** DUSK_ECANCELED. Registering on a node that is not started waits for a
 ** compute to run it; on a running one, for that run to finish (not an
-** earlier run's, however late its worker is). A node that did not run because its compute stopped
-** after a failure elsewhere finishes with that failure's code here,
-** although a later wait or compute runs it.
+** earlier run's, however late its worker is). A node that did not run
+** because its compute stopped after a failure elsewhere finishes with that
+** failure's code here, although a later wait or compute runs it.
 ** Returns DUSK_OK, DUSK_EINVAL (NULL n or cb), DUSK_ENOMEM (nothing
 ** registered, cb never called).
 */

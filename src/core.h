@@ -117,9 +117,6 @@ int dusk__on_done(dusk_node *n, dusk_done_fn cb, void *udata);
 enum { DUSK__DIAG_PROGRESS = 1, DUSK__DIAG_TRACE = 2, DUSK__DIAG_STATS = 4 };
 extern atomic_int dusk__diag;
 
-/* The diagnostics that are on: one relaxed load. A build with DUSK_NO_DIAG
-   defined compiles the hooks out; bench/ measures it beside the normal
-   build, to show that diagnostics cost nothing while they are off. */
 /* Off the hot path: what runs only while diagnostics are on. */
 #if defined(__GNUC__)
 #define DUSK__COLD __attribute__((noinline, cold))
@@ -127,6 +124,9 @@ extern atomic_int dusk__diag;
 #define DUSK__COLD
 #endif
 
+/* The diagnostics that are on: one relaxed load. A build with DUSK_NO_DIAG
+   defined compiles the hooks out; bench/ measures it beside the normal
+   build, to show that diagnostics cost nothing while they are off. */
 #ifdef DUSK_NO_DIAG
 #define DUSK__DIAG_ON() 0
 #else

@@ -167,13 +167,6 @@ static inline void count_down_to(dusk_node *d, dusk_node **next) {
     dusk__push_or_run(d);
 }
 
-/*
-** n ran (or was skipped): take the refs of its dependents, publish its
-** state, wake waiters, count down its dependents. Returns one dependent
-** that is ready, for the caller to run next; the others are pushed.
-** Touches nothing of the compute afterwards except through
-** dusk__target_finished(), which is last.
-*/
 /* The progress bar's count and the statistics of a finish: apart, so that
    with diagnostics off a finish pays one load and one branch for them. */
 static DUSK__COLD void finish_diag(dusk__run *r, dusk_node *n, int state,
@@ -184,6 +177,13 @@ static DUSK__COLD void finish_diag(dusk__run *r, dusk_node *n, int state,
     dusk__stats_finish(n, state);
 }
 
+/*
+** n ran (or was skipped): take the refs of its dependents, publish its
+** state, wake waiters, count down its dependents. Returns one dependent
+** that is ready, for the caller to run next; the others are pushed.
+** Touches nothing of the compute afterwards except through
+** dusk__target_finished(), which is last.
+*/
 dusk_node *dusk__finish(dusk_node *n, int state, dependents ds, bool in_pool) {
   dusk__run *r = dusk__run_of(n);
   bool failed = state == DUSK__FAILED;
